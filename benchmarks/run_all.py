@@ -1,0 +1,403 @@
+"""htdag benchmarks: prints one ``name value unit`` line per figure on stdout.
+
+Progress and notes go to stderr. Nothing is asserted: these are figures to
+watch, not tests.
+
+    .venv/bin/python benchmarks/run_all.py                 # fresh embedded server
+    .venv/bin/python benchmarks/run_all.py --url URL       # another server
+    HTDAG_BENCH_URL=URL .venv/bin/python benchmarks/run_all.py
+
+With no URL a fresh embedded PostgreSQL is initialised in a short temporary
+directory under /tmp and stopped and removed at the end. With a URL (of any
+database on the server, usually ``postgres``) the benchmarks create and drop
+their own databases ``htdag_bench_<pid>`` and ``htdag_bench_<pid>_pgbench``.
+
+Figures:
+
+* ``throughput_tasks_per_s``: 200 runs of a flow whose map step has 100 no-op
+  tasks (``tasks_total``) are started first; then one worker process is started
+  with the CLI (``worker_concurrency`` slots) and timed from when it is up
+  (connected, migrations checked) until the last run completed. The process
+  start-up is reported on stderr.
+* ``pgbench_simple_update_tps``: ``pgbench -N -c 4 -T 10`` (scale 10, its own
+  database) against the same server; ``throughput_ratio_vs_pgbench`` is the
+  throughput over it.
+* ``dispatch_latency_p50_ms`` / ``_p99_ms``: from just before ``engine.start``
+  to the handler starting (it returns ``time.time()``), with an idle worker in
+  another process; sequential samples with a short pause between them.
+* ``chain_step_overhead_ms``: wall time of a 100-step chain of no-op steps over
+  100 (median of a few runs, worker already warm).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+HERE = Path(__file__).resolve().parent
+HANDLERS_FILE = HERE / "handlers.py"
+sys.path.insert(0, str(HERE))
+
+import handlers as bench  # noqa: E402  (the flows; the worker loads the same file)
+
+from htdag.core.engine import AsyncEngine  # noqa: E402
+
+# The measured pass.
+THROUGHPUT_RUNS = 200
+WARMUP_RUNS = 20
+LATENCY_SAMPLES = 200
+LATENCY_WARMUP = 20
+LATENCY_PAUSE = 0.01
+CHAIN_REPEATS = 3
+DEFAULT_CONCURRENCY = 128
+PGBENCH_SCALE = 10
+PGBENCH_CLIENTS = 4
+PGBENCH_SECONDS = 10
+
+
+def note(*parts: Any) -> None:
+    print(*parts, file=sys.stderr, flush=True)
+
+
+def figure(name: str, value: float | int, unit: str) -> None:
+    text = str(value) if isinstance(value, int) else f"{value:.3f}".rstrip("0").rstrip(".")
+    print(f"{name} {text} {unit}", flush=True)
+
+
+# --- databases -----------------------------------------------------------------
+
+
+def with_database(url: str, dbname: str) -> str:
+    """``url`` with its database replaced (TCP URLs and unix-socket URLs alike)."""
+    parts = urlsplit(url)
+    query = parts.query
+    if "dbname=" in query:
+        pairs = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != "dbname"]
+        query = urlencode(pairs, safe="/")
+    return urlunsplit(parts._replace(path="/" + quote(dbname, safe=""), query=query))
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(
+            sql.Identifier(name)))
+
+
+def create_database(admin_url: str, name: str) -> None:
+    drop_database(admin_url, name)
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+
+
+@contextlib.contextmanager
+def server(url: str | None) -> Iterator[tuple[str, str]]:
+    """Yields (admin URL, description): the given server, or a fresh embedded one."""
+    if url:
+        yield url, "given server"
+        return
+    from htdag.core import embedded
+
+    # Short: the server's unix socket may live in it (sun_path is ~107 bytes).
+    root = Path(tempfile.mkdtemp(prefix="htb", dir="/tmp"))
+    pgdata = root / "pg"
+    note(f"starting a fresh embedded PostgreSQL in {pgdata}")
+    try:
+        started = time.perf_counter()
+        admin = embedded.ensure_server(pgdata)
+        note(f"  ready in {time.perf_counter() - started:.1f}s: {admin}")
+        yield admin, "embedded"
+    finally:
+        with contextlib.suppress(Exception):
+            embedded.stop_server(pgdata)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def server_version(url: str) -> str:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("show server_version").fetchone()
+        settings = conn.execute(
+            "select string_agg(name || '=' || setting, ' ' order by name) from pg_settings"
+            " where name in ('synchronous_commit', 'fsync', 'shared_buffers', 'jit',"
+            " 'max_connections', 'wal_level')").fetchone()
+    return f"PostgreSQL {row[0] if row else '?'} ({settings[0] if settings else ''})"
+
+
+# --- the worker process ------------------------------------------------------------
+
+
+class WorkerProcess:
+    """``htdag --url URL worker benchmarks/handlers.py --concurrency N`` as a subprocess."""
+
+    def __init__(self, url: str, concurrency: int) -> None:
+        self.url = url
+        self.concurrency = concurrency
+        self.proc: asyncio.subprocess.Process | None = None
+        self.spawned_at = 0.0
+        self.ready_at = 0.0
+        self._drain: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        cmd = [sys.executable, "-m", "htdag.cli", "--url", self.url, "worker",
+               str(HANDLERS_FILE), "--concurrency", str(self.concurrency)]
+        self.spawned_at = time.perf_counter()
+        self.proc = await asyncio.create_subprocess_exec(
+            *cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=None)
+        assert self.proc.stdout is not None
+        # The CLI prints one line once it is connected and about to run.
+        line = await asyncio.wait_for(self.proc.stdout.readline(), 60)
+        self.ready_at = time.perf_counter()
+        if not line:
+            raise RuntimeError(f"the worker exited at start (code {await self.proc.wait()})")
+        self._drain = asyncio.create_task(self._drain_stdout())
+
+    async def _drain_stdout(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        while await self.proc.stdout.readline():
+            pass
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None
+
+    async def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.proc.wait(), 30)
+            except TimeoutError:
+                note(f"worker {self.proc.pid} did not stop in 30s; killing it")
+                self.proc.kill()
+                await self.proc.wait()
+        if self._drain is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._drain, 5)
+
+
+# --- waiting for runs -----------------------------------------------------------------
+
+
+async def wait_runs(listen: psycopg.AsyncConnection[Any], check_url: str,
+                    run_ids: list[uuid.UUID], worker: WorkerProcess, timeout: float) -> float:
+    """Waits until every run completed (NOTIFY htdag_run, with a polled fallback);
+    returns the perf_counter time at which the last one was seen completed."""
+    pending = {str(r) for r in run_ids}
+    deadline = time.perf_counter() + timeout
+    finished_at = time.perf_counter()
+    while pending:
+        async for n in listen.notifies(timeout=1.0):
+            run_id, _, kind = n.payload.partition(":")
+            if run_id in pending:
+                if kind != "completed":
+                    raise RuntimeError(f"run {run_id} ended {kind}")
+                pending.discard(run_id)
+                finished_at = time.perf_counter()
+                if not pending:
+                    return finished_at
+        # A second without news: check the table (a lost notification) and the worker.
+        async with await psycopg.AsyncConnection.connect(check_url, autocommit=True) as conn:
+            cur = await conn.execute(
+                "select run_id::text, status::text from htdag.runs where run_id = any(%s)",
+                ([uuid.UUID(r) for r in pending],))
+            for run_id, status in await cur.fetchall():
+                if status == "completed":
+                    pending.discard(run_id)
+                    finished_at = time.perf_counter()
+                elif status != "running":
+                    raise RuntimeError(f"run {run_id} ended {status}")
+        if pending and not worker.alive():
+            raise RuntimeError("the worker process died")
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"{len(pending)} runs not done after {timeout:.0f}s")
+    return finished_at
+
+
+async def throughput_pass(engine: AsyncEngine, url: str, runs: int, concurrency: int,
+                          label: str) -> tuple[float, int, WorkerProcess]:
+    """Starts ``runs`` fan-out runs, then a worker; returns (tasks/s, tasks, the worker,
+    still running)."""
+    items = list(range(bench.MAP_SIZE))
+    started = time.perf_counter()
+    run_ids = [(await engine.start(bench.fanout, items)).run_id for _ in range(runs)]
+    elapsed = time.perf_counter() - started
+    note(f"{label}: started {runs} runs ({runs * bench.MAP_SIZE} tasks) in {elapsed:.2f}s "
+         f"({runs / elapsed:.0f} runs/s, {runs * bench.MAP_SIZE / elapsed:.0f} tasks/s queued)")
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as listen:
+        await listen.execute("listen htdag_run")
+        worker = WorkerProcess(url, concurrency)
+        await worker.start()
+        try:
+            done_at = await wait_runs(listen, url, run_ids, worker, timeout=300)
+        except BaseException:
+            await worker.stop()
+            raise
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        cur = await conn.execute(
+            "select count(*) from htdag.tasks where run_id = any(%s) and status = 'completed'",
+            (run_ids,))
+        row = await cur.fetchone()
+        tasks = int(row[0]) if row else 0
+    seconds = done_at - worker.ready_at
+    rate = tasks / seconds
+    note(f"{label}: {tasks} tasks in {seconds:.2f}s = {rate:.0f} tasks/s with {concurrency} "
+         f"slots (worker process start-up {worker.ready_at - worker.spawned_at:.2f}s not "
+         f"counted; with it {tasks / (done_at - worker.spawned_at):.0f} tasks/s)")
+    return rate, tasks, worker
+
+
+# --- dispatch latency and chain ------------------------------------------------------------
+
+
+async def dispatch_latencies(engine: AsyncEngine, samples: int) -> list[float]:
+    found = []
+    for _ in range(samples):
+        t0 = time.time()
+        run = await engine.start(bench.latency, None)
+        output = await run.wait(timeout=30)
+        found.append((output["stamp"] - t0) * 1000)
+        await asyncio.sleep(LATENCY_PAUSE)
+    return found
+
+
+def quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    pos = q * (len(ordered) - 1)
+    lo = int(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+async def chain_seconds(engine: AsyncEngine) -> float:
+    started = time.perf_counter()
+    await engine.run(bench.chain, None, timeout=120)
+    return time.perf_counter() - started
+
+
+# --- pgbench ------------------------------------------------------------------------------
+
+
+def pgbench_tps(admin_url: str, dbname: str) -> float:
+    from htdag.core.embedded import pg_bin
+
+    exe = str(pg_bin("pgbench"))
+    url = with_database(admin_url, dbname)
+    create_database(admin_url, dbname)
+    started = time.perf_counter()
+    init = subprocess.run([exe, "-i", "-q", "-s", str(PGBENCH_SCALE), url],
+                          capture_output=True, text=True, check=False)
+    if init.returncode != 0:
+        raise RuntimeError(f"pgbench -i failed:\n{init.stderr}")
+    note(f"pgbench: initialised scale {PGBENCH_SCALE} in {time.perf_counter() - started:.1f}s; "
+         f"running -N -c {PGBENCH_CLIENTS} -T {PGBENCH_SECONDS}")
+    result = subprocess.run(
+        [exe, "-N", "-c", str(PGBENCH_CLIENTS), "-T", str(PGBENCH_SECONDS), url],
+        capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"pgbench failed:\n{result.stderr}\n{result.stdout}")
+    match = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", result.stdout)
+    if match is None:
+        raise RuntimeError(f"no tps in pgbench's output:\n{result.stdout}")
+    lat = re.search(r"latency average = ([0-9.]+) ms", result.stdout)
+    note(f"pgbench: {match[1]} tps, latency average {lat[1] if lat else '?'} ms")
+    return float(match[1])
+
+
+# --- main -----------------------------------------------------------------------------
+
+
+async def bench_database(url: str, admin_url: str, concurrency: int, runs: int) -> None:
+    engine = await AsyncEngine.connect(url)
+    worker: WorkerProcess | None = None
+    try:
+        for flow in (bench.fanout, bench.latency, bench.chain):
+            await engine.store_flow(flow)
+
+        note(f"worker concurrency: {concurrency} slots (one worker process)")
+        _, _, warm = await throughput_pass(engine, url, WARMUP_RUNS, concurrency, "warm-up")
+        await warm.stop()
+
+        rate, tasks, worker = await throughput_pass(engine, url, runs, concurrency, "throughput")
+
+        # The same worker, now idle and warm, serves the latency and chain figures.
+        await dispatch_latencies(engine, LATENCY_WARMUP)
+        lat = await dispatch_latencies(engine, LATENCY_SAMPLES)
+        p50, p99 = quantile(lat, 0.5), quantile(lat, 0.99)
+        note(f"dispatch latency over {len(lat)} samples: min {min(lat):.2f} p50 {p50:.2f} "
+             f"p90 {quantile(lat, 0.9):.2f} p99 {p99:.2f} max {max(lat):.2f} ms")
+
+        await chain_seconds(engine)  # warm-up
+        chains = [await chain_seconds(engine) for _ in range(CHAIN_REPEATS)]
+        note("chain of %d steps: %s s" % (bench.CHAIN_LENGTH,
+                                          ", ".join(f"{c:.3f}" for c in chains)))
+        await worker.stop()
+        worker = None
+    finally:
+        if worker is not None:
+            await worker.stop()
+        await engine.close()
+
+    # With the worker stopped, so that it does not compete with pgbench.
+    tps = pgbench_tps(admin_url, f"htdag_bench_{os.getpid()}_pgbench")
+
+    figure("tasks_total", tasks, "tasks")
+    figure("worker_concurrency", concurrency, "slots")
+    figure("throughput_tasks_per_s", rate, "tasks/s")
+    figure("pgbench_simple_update_tps", tps, "tps")
+    figure("throughput_ratio_vs_pgbench", rate / tps, "ratio")
+    figure("dispatch_latency_p50_ms", p50, "ms")
+    figure("dispatch_latency_p99_ms", p99, "ms")
+    figure("chain_step_overhead_ms", statistics.median(chains) * 1000 / bench.CHAIN_LENGTH,
+           "ms")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", default=os.environ.get("HTDAG_BENCH_URL"),
+                        help="a server to use (default: HTDAG_BENCH_URL, else a fresh "
+                             "embedded PostgreSQL)")
+    parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY,
+                        help=f"worker slots (default {DEFAULT_CONCURRENCY})")
+    parser.add_argument("--runs", type=int, default=THROUGHPUT_RUNS,
+                        help=f"throughput runs of {bench.MAP_SIZE} tasks "
+                             f"(default {THROUGHPUT_RUNS})")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    with server(args.url) as (admin_url, kind):
+        note(f"server: {kind}, {server_version(admin_url)}")
+        name = f"htdag_bench_{os.getpid()}"
+        url = with_database(admin_url, name)
+        create_database(admin_url, name)
+        try:
+            asyncio.run(bench_database(url, admin_url, args.concurrency, args.runs))
+        finally:
+            drop_database(admin_url, name)
+            drop_database(admin_url, f"{name}_pgbench")
+    note(f"benchmarks took {time.perf_counter() - started:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""htdag: goal-driven agent orchestration on a durable PostgreSQL DAG engine."""
+
+from .core.context import TaskContext
+from .core.definitions import Flow, Step, StepOptions
+from .core.engine import AsyncEngine, AsyncRun
+from .core.errors import (
+    HtdagError,
+    InvalidFlow,
+    InvalidInput,
+    NonRetryableError,
+    RunCancelled,
+    RunFailed,
+    UnknownFlowError,
+    UnknownRunError,
+    WaitTimeout,
+)
+from .core.status import RunStatus, StepStatus, TaskStatus
+from .core.sync import Engine, Run, aconnect, connect
+from .core.worker import Worker
+
+__version__ = "0.1.0"
+
+__all__ = [
+    # connect and run
+    "connect", "aconnect", "Engine", "AsyncEngine", "Run", "AsyncRun",
+    # define
+    "Flow", "Step", "StepOptions",
+    # execute
+    "Worker", "TaskContext",
+    # status values
+    "RunStatus", "StepStatus", "TaskStatus",
+    # errors
+    "HtdagError", "InvalidFlow", "InvalidInput", "NonRetryableError", "RunFailed",
+    "RunCancelled", "WaitTimeout", "UnknownFlowError", "UnknownRunError",
+]

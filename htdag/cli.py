@@ -1,0 +1,212 @@
+"""The ``htdag`` command: workers, the embedded database, runs, and the demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import importlib.util
+import json
+import logging
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .core.definitions import Flow, HandlerFn
+from .core.engine import AsyncEngine
+from .core.errors import HtdagError
+from .core.status import RunStatus, TaskStatus
+
+
+def load_handlers(targets: Sequence[str]) -> dict[str, HandlerFn]:
+    """Handlers from modules (``pkg.mod``) or files (``path/x.py``): the steps of
+    every Flow they define, plus a ``HANDLERS`` mapping if they have one."""
+    found: dict[str, HandlerFn] = {}
+    for target in targets:
+        if target.endswith(".py") or "/" in target:
+            path = Path(target).resolve()
+            spec = importlib.util.spec_from_file_location(path.stem, path)
+            if spec is None or spec.loader is None:
+                raise HtdagError(f"cannot import {target}: not a Python file")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[path.stem] = module
+            spec.loader.exec_module(module)
+        else:
+            sys.path.insert(0, str(Path.cwd()))
+            module = importlib.import_module(target)
+        for value in vars(module).values():
+            if isinstance(value, Flow):
+                found.update(value.handlers)
+        found.update(getattr(module, "HANDLERS", {}))
+    if not found:
+        raise HtdagError(f"no handlers in {list(targets)}: define Flow objects with steps "
+                         "or a HANDLERS dict")
+    return found
+
+
+async def _worker(args: argparse.Namespace) -> None:
+    handlers = load_handlers(args.modules)
+    engine = await AsyncEngine.connect(args.url)
+    worker = engine.worker(handlers, concurrency=args.concurrency, lease_seconds=args.lease,
+                           poll_interval=args.poll_interval,
+                           shutdown_timeout=args.shutdown_timeout)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, worker.stop)
+    print(f"htdag worker {worker.worker_id}: {len(handlers)} handlers, "
+          f"{args.concurrency} slots", flush=True)
+    try:
+        await worker.run()
+    finally:
+        await engine.close()
+    print(f"htdag worker {worker.worker_id} stopped: {worker.tasks_completed} completed, "
+          f"{worker.tasks_failed} failed", flush=True)
+
+
+def _progress_line(details: Any) -> str:
+    parts = []
+    for step in details.steps:
+        tasks = [t for t in details.tasks if t.step_name == step.step_name]
+        done = sum(t.status == TaskStatus.COMPLETED for t in tasks)
+        total = step.initial_tasks if step.initial_tasks is not None else "?"
+        parts.append(f"{step.step_name} {done}/{total}")
+    return f"[{details.run.status.value}] " + "  ".join(parts)
+
+
+async def show_progress(engine: AsyncEngine, run_id: Any, interval: float = 0.2) -> None:
+    """Prints per-step progress until the run finishes (one line per change)."""
+    last = ""
+    tty = sys.stdout.isatty()
+    while True:
+        details = await engine.status(run_id)
+        line = _progress_line(details)
+        if line != last:
+            print(("\r" + line.ljust(len(last))) if tty else line, end="" if tty else "\n",
+                  flush=True)
+            last = line
+        if details.run.status is not RunStatus.RUNNING:
+            if tty:
+                print()
+            return
+        await asyncio.sleep(interval)
+
+
+async def _demo(args: argparse.Namespace) -> None:
+    from .demo import demo_flow
+
+    started = time.perf_counter()
+    engine = await AsyncEngine.connect(args.url)
+    print(f"database: {_where(engine.url)} (ready in {time.perf_counter() - started:.2f}s)")
+    worker = engine.worker([demo_flow], concurrency=args.concurrency)
+    worker_task = asyncio.create_task(worker.run())
+    try:
+        run = await engine.start(demo_flow, {"documents": args.documents})
+        print(f"run {run.run_id}: flow {demo_flow.name!r} over {args.documents} documents")
+        await show_progress(engine, run.run_id)
+        output = await run.wait(timeout=120)
+        print("result:", json.dumps(output, indent=2))
+        print(f"done in {time.perf_counter() - started:.2f}s")
+    finally:
+        worker.stop()
+        await worker_task
+        await engine.close()
+
+
+def _where(url: str) -> str:
+    from .core.db import redact
+
+    return redact(url)
+
+
+async def _runs(args: argparse.Namespace) -> None:
+    async with await AsyncEngine.connect(args.url) as engine:
+        for run in await engine.list_runs(status=args.status, flow=args.flow, limit=args.limit):
+            print(f"{run.run_id}  {run.status.value:<9}  {run.started_at:%Y-%m-%d %H:%M:%S}  "
+                  f"{run.flow_hash}")
+
+
+async def _status(args: argparse.Namespace) -> None:
+    async with await AsyncEngine.connect(args.url) as engine:
+        details = await engine.status(args.run_id)
+        print(_progress_line(details))
+        if details.run.error:
+            print("error:", json.dumps(details.run.error))
+        if details.run.output is not None:
+            print("output:", json.dumps(details.run.output))
+
+
+async def _cancel(args: argparse.Namespace) -> None:
+    async with await AsyncEngine.connect(args.url) as engine:
+        print((await engine.cancel(args.run_id)).value)
+
+
+def _db(args: argparse.Namespace) -> None:
+    from .core import embedded
+
+    if args.action == "start":
+        print(embedded.ensure_server())
+    elif args.action == "stop":
+        print("stopped" if embedded.stop_server() else "not running")
+    elif args.action == "url":
+        print(embedded.ensure_server())
+    else:
+        print(json.dumps(embedded.server_status(), default=str, indent=2))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="htdag", description=__doc__)
+    parser.add_argument("--url", help="database URL (default: HTDAG_DATABASE_URL, "
+                        "DATABASE_URL, else the embedded PostgreSQL)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    w = sub.add_parser("worker", help="run a worker for the handlers of some modules")
+    w.add_argument("modules", nargs="+", help="modules (pkg.mod) or files (path/x.py)")
+    w.add_argument("-c", "--concurrency", type=int, default=10)
+    w.add_argument("--lease", type=float, default=30.0, help="lease seconds")
+    w.add_argument("--poll-interval", type=float, default=1.0)
+    w.add_argument("--shutdown-timeout", type=float, default=30.0)
+
+    d = sub.add_parser("demo", help="run the example fan-out flow and show its progress")
+    d.add_argument("--documents", type=int, default=24)
+    d.add_argument("-c", "--concurrency", type=int, default=8)
+
+    r = sub.add_parser("runs", help="list runs")
+    r.add_argument("--status", choices=[s.value for s in RunStatus])
+    r.add_argument("--flow")
+    r.add_argument("--limit", type=int, default=20)
+
+    s = sub.add_parser("status", help="show a run's steps and output")
+    s.add_argument("run_id")
+    c = sub.add_parser("cancel", help="cancel a run and its child runs")
+    c.add_argument("run_id")
+
+    db = sub.add_parser("db", help="the embedded PostgreSQL")
+    db.add_argument("action", choices=["start", "stop", "status", "url"])
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    commands = {"worker": _worker, "demo": _demo, "runs": _runs, "status": _status,
+                "cancel": _cancel}
+    try:
+        if args.command == "db":
+            _db(args)
+        else:
+            asyncio.run(commands[args.command](args))
+    except HtdagError as exc:
+        print(f"htdag: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,2 @@
+"""The PostgreSQL DAG engine: definitions, engine, worker. Knows nothing of
+goals, decomposers or the optimizer."""

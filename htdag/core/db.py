@@ -1,0 +1,137 @@
+"""Connections: which database (a URL, or the embedded default), the pool,
+and the migrations that bring its schema up to date on connect."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from .errors import DatabaseError
+
+URL_VARIABLES = ("HTDAG_DATABASE_URL", "DATABASE_URL")
+MIGRATION_LOCK_KEY = 0x48_54_44_41_47  # "HTDAG": one migrator at a time
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def load_migrations() -> list[Migration]:
+    """The numbered files in sql/, in order. Released files are never edited:
+    a change is a new file (a function is replaced with CREATE OR REPLACE)."""
+    found = []
+    for entry in resources.files("htdag.core").joinpath("sql").iterdir():
+        match = re.fullmatch(r"(\d{4})_(.+)\.sql", entry.name)
+        if match:
+            found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda m: m.version)
+    return found
+
+
+async def _applied_version(conn: psycopg.AsyncConnection) -> int:
+    try:
+        cur = await conn.execute("select coalesce(max(version), 0) from htdag.migrations")
+    except psycopg.errors.UndefinedTable:
+        return 0
+    except psycopg.errors.InvalidSchemaName:
+        return 0
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def apply_migrations(conn: psycopg.AsyncConnection) -> list[str]:
+    """Applies missing migrations in one transaction under an advisory lock,
+    so processes connecting at once neither race nor apply anything twice.
+    Returns the names applied (empty when up to date)."""
+    migrations = load_migrations()
+    latest = migrations[-1].version
+    if await _applied_version(conn) >= latest:
+        return []
+    applied: list[str] = []
+    async with conn.transaction():
+        await conn.execute("select pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
+        await conn.execute(
+            "create schema if not exists htdag;"
+            "create table if not exists htdag.migrations ("
+            " version int primary key, name text not null,"
+            " applied_at timestamptz not null default now())")
+        current = await _applied_version(conn)
+        for m in migrations:
+            if m.version <= current:
+                continue
+            await conn.execute(m.sql.encode())  # no parameters: simple protocol, many statements
+            await conn.execute("insert into htdag.migrations (version, name) values (%s, %s)",
+                               (m.version, m.name))
+            applied.append(f"{m.version:04d}_{m.name}")
+    return applied
+
+
+def apply_migrations_sync(url: str) -> list[str]:
+    """For scripts and test fixtures outside an event loop."""
+
+    async def run() -> list[str]:
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            return await apply_migrations(conn)
+
+    return asyncio.run(run())
+
+
+def resolve_url(url: str | None = None) -> str:
+    """An explicit URL, else HTDAG_DATABASE_URL, else DATABASE_URL, else the
+    embedded server (started if needed, shared by every process of the user)."""
+    if url:
+        return url
+    for name in URL_VARIABLES:
+        if os.environ.get(name):
+            return os.environ[name]
+    from . import embedded
+
+    try:
+        return embedded.ensure_server()
+    except Exception as exc:  # any start failure gets one clear error
+        from .errors import EmbeddedServerError
+
+        raise EmbeddedServerError(
+            f"could not start the embedded PostgreSQL ({exc}); set HTDAG_DATABASE_URL to "
+            "use another server") from exc
+
+
+class Database:
+    """A pool of autocommit connections to a migrated htdag database."""
+
+    def __init__(self, url: str, pool: AsyncConnectionPool) -> None:
+        self.url = url
+        self.pool = pool
+
+    @classmethod
+    async def open(cls, url: str | None = None, *, min_size: int = 1,
+                   max_size: int = 10) -> Database:
+        resolved = url if url else await asyncio.to_thread(resolve_url, None)
+        try:
+            async with await psycopg.AsyncConnection.connect(resolved, autocommit=True) as conn:
+                await apply_migrations(conn)
+        except psycopg.OperationalError as exc:
+            raise DatabaseError(f"cannot connect to {redact(resolved)}: {exc}".strip()) from exc
+        # No per-checkout health check (a round trip each time): a connection
+        # broken by a server restart fails once, is discarded, and callers retry.
+        pool = AsyncConnectionPool(resolved, min_size=min_size, max_size=max_size, open=False,
+                                   kwargs={"autocommit": True})
+        await pool.open(wait=True, timeout=30)
+        return cls(resolved, pool)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)

@@ -1,0 +1,117 @@
+"""Read models (sqlmodel) of the runtime tables in the ``htdag`` schema.
+
+They describe the tables for people who query them with SQL or SQLAlchemy;
+the engine fills them from its own queries."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Column, Text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlmodel import Field, SQLModel
+
+from .status import RunStatus, StepStatus, TaskStatus
+
+
+class Run(SQLModel, table=True):
+    __tablename__ = "runs"
+    __table_args__ = {"schema": "htdag"}
+
+    run_id: uuid.UUID = Field(primary_key=True)
+    flow_hash: str
+    status: RunStatus
+    input: Any = Field(sa_column=Column(JSONB))
+    output: Any = Field(default=None, sa_column=Column(JSONB))
+    error: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    remaining_steps: int
+    parent_run_id: uuid.UUID | None = None
+    root_run_id: uuid.UUID
+    started_at: datetime
+    completed_at: datetime | None = None
+    failed_at: datetime | None = None
+    cancelled_at: datetime | None = None
+
+
+class StepState(SQLModel, table=True):
+    __tablename__ = "step_states"
+    __table_args__ = {"schema": "htdag"}
+
+    run_id: uuid.UUID = Field(primary_key=True)
+    step_name: str = Field(primary_key=True)
+    flow_hash: str
+    status: StepStatus
+    remaining_deps: int
+    remaining_tasks: int | None = None
+    initial_tasks: int | None = None
+    output: Any = Field(default=None, sa_column=Column(JSONB))
+    error: str | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    failed_at: datetime | None = None
+    cancelled_at: datetime | None = None
+
+
+class Task(SQLModel, table=True):
+    __tablename__ = "tasks"
+    __table_args__ = {"schema": "htdag"}
+
+    task_id: int = Field(primary_key=True)
+    run_id: uuid.UUID
+    step_name: str
+    task_index: int
+    handler: str
+    status: TaskStatus
+    priority: int
+    attempts_count: int
+    max_attempts: int
+    base_delay: float
+    max_delay: float
+    timeout: float | None = None
+    available_at: datetime
+    queued_at: datetime
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    failed_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    claim_token: uuid.UUID | None = None
+    worker_id: uuid.UUID | None = None
+    lease_expires_at: datetime | None = None
+    output: Any = Field(default=None, sa_column=Column(JSONB))
+    error: str | None = None
+
+
+class WorkerInfo(SQLModel, table=True):
+    __tablename__ = "workers"
+    __table_args__ = {"schema": "htdag"}
+
+    worker_id: uuid.UUID = Field(primary_key=True)
+    hostname: str
+    pid: int
+    handlers: list[str] = Field(sa_column=Column(ARRAY(Text)))
+    concurrency: int
+    started_at: datetime
+    last_heartbeat_at: datetime
+    stopped_at: datetime | None = None
+
+
+class RunDetails(BaseModel):
+    """A run with its steps and tasks, as engine.status() returns it."""
+
+    run: Run
+    steps: list[StepState]
+    tasks: list[Task]
+
+    @property
+    def status(self) -> RunStatus:
+        return self.run.status
+
+    def progress(self) -> tuple[int, int]:
+        """(finished tasks, known tasks)."""
+        finished = sum(t.status in (TaskStatus.COMPLETED, TaskStatus.FAILED,
+                                    TaskStatus.CANCELLED) for t in self.tasks)
+        return finished, len(self.tasks)

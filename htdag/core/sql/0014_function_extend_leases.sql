@@ -1,0 +1,24 @@
+-- Heartbeat of a worker: extends the leases of the tasks it still holds and
+-- returns their ids; a task missing from the answer was taken from it
+-- (cancelled, or reclaimed after its lease ran out) and must be abandoned.
+create or replace function htdag.extend_leases(
+    p_worker_id uuid, p_task_ids bigint[], p_tokens uuid[], p_lease_seconds double precision)
+returns bigint[]
+language plpgsql
+set search_path = ''
+as $$
+declare
+    v_held bigint[];
+begin
+    update htdag.workers set last_heartbeat_at = now() where worker_id = p_worker_id;
+    with held as (
+        update htdag.tasks t
+        set lease_expires_at = now() + make_interval(secs => p_lease_seconds)
+        from unnest(p_task_ids, p_tokens) as b(task_id, token)
+        where t.task_id = b.task_id and t.claim_token = b.token and t.status = 'started'
+        returning t.task_id
+    )
+    select coalesce(array_agg(task_id), '{}') into v_held from held;
+    return v_held;
+end;
+$$;

@@ -1,0 +1,25 @@
+-- A worker shutting down gives back tasks it will not finish; the attempt
+-- does not count against max_attempts.
+create or replace function htdag.release_tasks(p_task_ids bigint[], p_tokens uuid[])
+returns bigint[]
+language plpgsql
+set search_path = ''
+as $$
+declare
+    v_released bigint[];
+begin
+    with released as (
+        update htdag.tasks t
+        set status = 'queued', attempts_count = t.attempts_count - 1, claim_token = null,
+            lease_expires_at = null, worker_id = null, available_at = now()
+        from unnest(p_task_ids, p_tokens) as b(task_id, token)
+        where t.task_id = b.task_id and t.claim_token = b.token and t.status = 'started'
+        returning t.task_id
+    )
+    select coalesce(array_agg(task_id), '{}') into v_released from released;
+    if cardinality(v_released) > 0 then
+        perform pg_notify('htdag_tasks', '');
+    end if;
+    return v_released;
+end;
+$$;

@@ -1,0 +1,182 @@
+"""The one place in Python that knows the SQL. Every other module calls these
+methods; hot paths are one-line calls of the functions in sql/."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from .db import Database
+from .errors import from_db_error
+
+
+@dataclass(frozen=True)
+class ClaimedTask:
+    task_id: int
+    claim_token: uuid.UUID
+    run_id: uuid.UUID
+    step_name: str
+    task_index: int
+    handler: str
+    attempt: int
+    timeout: float | None
+    input: Any
+
+
+@dataclass(frozen=True)
+class Completion:
+    task_id: int
+    claim_token: uuid.UUID
+    output_json: str  # already serialized: the worker checks it is JSON and how big
+
+
+@dataclass(frozen=True)
+class Failure:
+    task_id: int
+    claim_token: uuid.UUID
+    error: str
+    retryable: bool
+
+
+_EXCHANGE = (
+    "select * from htdag.worker_exchange(%s, %s, %s, %s::jsonb[], %s, %s, %s, %s, %s, %s, %s)"
+)
+
+
+class Store:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def _all(self, query: str, params: Sequence[Any] | Mapping[str, Any] = ()
+                   ) -> list[dict[str, Any]]:
+        try:
+            async with self.db.pool.connection() as conn:
+                cur = conn.cursor(row_factory=dict_row)
+                await cur.execute(query, params)
+                return await cur.fetchall()
+        except psycopg.Error as exc:
+            raise from_db_error(exc) from exc
+
+    async def _value(self, query: str, params: Sequence[Any] = ()) -> Any:
+        try:
+            async with self.db.pool.connection() as conn:
+                cur = await conn.execute(query, params)
+                row = await cur.fetchone()
+                return row[0] if row else None
+        except psycopg.Error as exc:
+            raise from_db_error(exc) from exc
+
+    # definitions -----------------------------------------------------------
+
+    async def add_flow(self, flow_hash: str, definition: dict[str, Any]) -> bool:
+        return bool(await self._value("select htdag.add_flow(%s, %s)",
+                                      (flow_hash, Jsonb(definition))))
+
+    async def flow_by_name(self, name: str) -> dict[str, Any] | None:
+        rows = await self._all(
+            "select flow_hash, name, definition from htdag.flows where name = %s or flow_hash = %s"
+            " order by created_at desc limit 1", (name, name))
+        return rows[0] if rows else None
+
+    # runs ------------------------------------------------------------------
+
+    async def start_run(self, flow_hash: str, input_json: str,
+                        parent_run_id: uuid.UUID | None = None) -> uuid.UUID:
+        run_id = await self._value("select htdag.start_run(%s, %s::jsonb, %s)",
+                                   (flow_hash, input_json, parent_run_id))
+        assert isinstance(run_id, uuid.UUID)
+        return run_id
+
+    async def cancel_run(self, run_id: uuid.UUID) -> str:
+        return str(await self._value("select htdag.cancel_run(%s)", (run_id,)))
+
+    async def run_outcome(self, run_id: uuid.UUID) -> dict[str, Any] | None:
+        rows = await self._all(
+            "select status, output, error from htdag.runs where run_id = %s", (run_id,))
+        return rows[0] if rows else None
+
+    async def get_run(self, run_id: uuid.UUID) -> dict[str, Any] | None:
+        rows = await self._all(
+            "select r.*, f.name as flow_name from htdag.runs r"
+            " join htdag.flows f using (flow_hash) where r.run_id = %s", (run_id,))
+        return rows[0] if rows else None
+
+    async def get_step_states(self, run_id: uuid.UUID) -> list[dict[str, Any]]:
+        return await self._all(
+            "select ss.* from htdag.step_states ss join htdag.steps s"
+            " using (flow_hash, step_name) where ss.run_id = %s order by s.step_index", (run_id,))
+
+    async def get_tasks(self, run_id: uuid.UUID) -> list[dict[str, Any]]:
+        return await self._all(
+            "select * from htdag.tasks where run_id = %s order by step_name, task_index", (run_id,))
+
+    async def list_runs(self, status: str | None, flow_name: str | None, limit: int,
+                        parent_run_id: uuid.UUID | None = None) -> list[dict[str, Any]]:
+        return await self._all(
+            "select r.*, f.name as flow_name from htdag.runs r join htdag.flows f using (flow_hash)"
+            " where (%(status)s::htdag.run_status is null or r.status = %(status)s)"
+            " and (%(flow)s::text is null or f.name = %(flow)s)"
+            " and (%(parent)s::uuid is null or r.parent_run_id = %(parent)s)"
+            " order by r.started_at desc limit %(limit)s",
+            {"status": status, "flow": flow_name, "limit": limit, "parent": parent_run_id})
+
+    async def list_workers(self) -> list[dict[str, Any]]:
+        return await self._all("select * from htdag.workers order by started_at desc")
+
+    # workers -----------------------------------------------------------------
+
+    async def register_worker(self, worker_id: uuid.UUID, hostname: str, pid: int,
+                              handlers: list[str], concurrency: int) -> None:
+        await self._value("select htdag.register_worker(%s, %s, %s, %s, %s)",
+                          (worker_id, hostname, pid, handlers, concurrency))
+
+    async def stop_worker(self, worker_id: uuid.UUID) -> None:
+        await self._value("select htdag.stop_worker(%s)", (worker_id,))
+
+    async def exchange(self, worker_id: uuid.UUID, done: Sequence[Completion],
+                       failed: Sequence[Failure], claim_limit: int, handlers: list[str] | None,
+                       lease_seconds: float) -> list[ClaimedTask]:
+        """Completes, fails and claims in one round trip and one transaction."""
+        params = (
+            worker_id,
+            [c.task_id for c in done], [c.claim_token for c in done],
+            [c.output_json for c in done],
+            [f.task_id for f in failed], [f.claim_token for f in failed],
+            [f.error for f in failed], [f.retryable for f in failed],
+            claim_limit, handlers, lease_seconds,
+        )
+        async with self.db.pool.connection() as conn:
+            cur = await conn.execute(_EXCHANGE, params)
+            return [ClaimedTask(*row) for row in await cur.fetchall()]
+
+    async def claim_tasks(self, worker_id: uuid.UUID, limit: int, handlers: list[str] | None,
+                          lease_seconds: float) -> list[ClaimedTask]:
+        return await self.exchange(worker_id, (), (), limit, handlers, lease_seconds)
+
+    async def complete_tasks(self, done: Sequence[Completion]) -> list[int]:
+        return list(await self._value(
+            "select htdag.complete_tasks(%s, %s, %s::jsonb[])",
+            ([c.task_id for c in done], [c.claim_token for c in done],
+             [c.output_json for c in done])))
+
+    async def fail_tasks(self, failed: Sequence[Failure]) -> list[int]:
+        return list(await self._value(
+            "select htdag.fail_tasks(%s, %s, %s, %s)",
+            ([f.task_id for f in failed], [f.claim_token for f in failed],
+             [f.error for f in failed], [f.retryable for f in failed])))
+
+    async def extend_leases(self, worker_id: uuid.UUID, held: Sequence[tuple[int, uuid.UUID]],
+                            lease_seconds: float) -> set[int]:
+        return set(await self._value(
+            "select htdag.extend_leases(%s, %s, %s, %s)",
+            (worker_id, [t for t, _ in held], [k for _, k in held], lease_seconds)))
+
+    async def release_tasks(self, held: Sequence[tuple[int, uuid.UUID]]) -> list[int]:
+        return list(await self._value(
+            "select htdag.release_tasks(%s, %s)", ([t for t, _ in held], [k for _, k in held])))

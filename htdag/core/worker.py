@@ -1,0 +1,341 @@
+"""The worker: claims tasks in batches, runs handlers in N slots, reports
+results in batches (one round trip completes, fails and claims), keeps leases
+alive, and stops gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import json
+import logging
+import os
+import re
+import socket
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+
+from .context import TaskContext
+from .definitions import Flow, HandlerFn
+from .errors import HtdagError, NonRetryableError, TaskCancelled
+from .store import ClaimedTask, Completion, Failure
+
+if TYPE_CHECKING:
+    from .engine import AsyncEngine
+
+log = logging.getLogger("htdag.worker")
+
+DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024 * 1024
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")  # an escaped NUL, not an escaped backslash
+_TRANSIENT = (psycopg.OperationalError, psycopg.errors.DeadlockDetected,
+              psycopg.errors.SerializationFailure)
+
+
+def collect_handlers(handlers: Mapping[str, HandlerFn] | Iterable[Flow | Mapping[str, HandlerFn]]
+                     ) -> dict[str, HandlerFn]:
+    """A name -> function map from a mapping, flows, or a mix of both."""
+    if isinstance(handlers, Mapping):
+        return dict(handlers)
+    found: dict[str, HandlerFn] = {}
+    for item in handlers:
+        found.update(item.handlers if isinstance(item, Flow) else item)
+    return found
+
+
+def _takes_context(fn: HandlerFn) -> bool:
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in params)
+
+
+@dataclass
+class _Running:
+    task: ClaimedTask
+    ctx: TaskContext
+    job: asyncio.Task[None]
+    abandoned: bool = False
+
+
+class Worker:
+    """Runs the handlers it has for tasks of any run in the database.
+
+    ``concurrency`` slots run at once; sync handlers run in a thread pool.
+    ``lease_seconds`` is how long a claimed task stays invisible to other
+    workers without a heartbeat: a worker that dies loses its tasks after it.
+    """
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        handlers: Mapping[str, HandlerFn] | Iterable[Flow | Mapping[str, HandlerFn]],
+        *,
+        concurrency: int = 10,
+        lease_seconds: float = 30.0,
+        poll_interval: float = 1.0,
+        shutdown_timeout: float = 30.0,
+        max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        if lease_seconds <= 0.1:
+            raise ValueError("lease_seconds must be more than 0.1")
+        self.engine = engine
+        self.handlers = collect_handlers(handlers)
+        if not self.handlers:
+            raise HtdagError("a worker needs at least one handler: pass flows or a name -> "
+                             "function mapping")
+        self.worker_id = uuid.uuid4()
+        self.concurrency = concurrency
+        self.lease_seconds = lease_seconds
+        self.poll_interval = poll_interval
+        self.shutdown_timeout = shutdown_timeout
+        self.max_output_bytes = max_output_bytes
+        self._takes_ctx = {name: _takes_context(fn) for name, fn in self.handlers.items()}
+        self._is_async = {name: inspect.iscoroutinefunction(fn)
+                          for name, fn in self.handlers.items()}
+        self._running: dict[int, _Running] = {}
+        self._done: list[Completion] = []
+        self._failed: list[Failure] = []
+        self._wakeup = asyncio.Event()
+        self._want_claim = True
+        self._stopping = False
+        self._stopped = asyncio.Event()
+        self._threads = ThreadPoolExecutor(max_workers=concurrency * 2,
+                                           thread_name_prefix="htdag-handler")
+        self.tasks_completed = 0
+        self.tasks_failed = 0
+
+    # lifecycle -------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop claiming; finish running tasks (up to shutdown_timeout), release the rest."""
+        self._stopping = True
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        """Runs until stop() is called (or the task running it is cancelled)."""
+        store = self.engine.store
+        await store.register_worker(self.worker_id, socket.gethostname(), os.getpid(),
+                                    sorted(self.handlers), self.concurrency)
+        sub = self.engine.listener.subscribe(("htdag_tasks", "htdag_cancel"), self._on_notify,
+                                             self._on_reconnect)
+        heartbeat = asyncio.create_task(self._heartbeat_loop(), name="htdag-heartbeat")
+        try:
+            await self._main_loop()
+        finally:
+            sub.close()
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+            await self._shutdown()
+            self._stopped.set()
+
+    async def _main_loop(self) -> None:
+        delay = 0.05
+        deadline: float | None = None
+        while True:
+            self._wakeup.clear()
+            if self._stopping:
+                deadline = deadline or time.monotonic() + self.shutdown_timeout
+                if not self._running and not self._done and not self._failed:
+                    return
+                if time.monotonic() > deadline:
+                    return
+            completions = bool(self._done or self._failed)
+            free = self.concurrency - len(self._running)
+            limit = free if (self._want_claim or completions) and not self._stopping else 0
+            if completions or limit > 0:
+                done, failed = self._done, self._failed
+                self._done, self._failed = [], []
+                try:
+                    claimed = await self.engine.store.exchange(
+                        self.worker_id, done, failed, limit, list(self.handlers),
+                        self.lease_seconds)
+                except _TRANSIENT as exc:
+                    # Nothing was lost: the results go back in front of the buffer and are
+                    # sent again (a repeat of a committed completion changes nothing).
+                    self._done[:0], self._failed[:0] = done, failed
+                    log.warning("worker %s: database call failed (%s); retrying in %.2fs",
+                                self.worker_id, exc, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 2.0)
+                    continue
+                except psycopg.Error as exc:
+                    # The database refused something in the batch (say, a string JSON
+                    # allows but PostgreSQL does not): find the culprit, keep the rest.
+                    log.warning("worker %s: batch refused (%s); sending one at a time",
+                                self.worker_id, exc)
+                    await self._report_one_by_one(done, failed)
+                    continue
+                delay = 0.05
+                for task in claimed:
+                    self._start(task)
+                self._want_claim = limit > 0 and len(claimed) == limit
+                continue
+            timeout = self.poll_interval if not self._stopping else 0.05
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), timeout)
+            except TimeoutError:
+                self._want_claim = True
+
+    async def _report_one_by_one(self, done: list[Completion], failed: list[Failure]) -> None:
+        store = self.engine.store
+        for completion in done:
+            try:
+                await store.complete_tasks([completion])
+            except _TRANSIENT:
+                self._done.append(completion)
+            except psycopg.Error as exc:
+                self._failed.append(Failure(
+                    completion.task_id, completion.claim_token,
+                    f"the database refused the handler's output: {str(exc).splitlines()[0]}",
+                    False))
+        for failure in failed:
+            try:
+                await store.fail_tasks([failure])
+            except _TRANSIENT:
+                self._failed.append(failure)
+            except psycopg.Error as exc:
+                log.error("worker %s: cannot record failure of task %s: %s",
+                          self.worker_id, failure.task_id, exc)
+
+    async def _shutdown(self) -> None:
+        leftover = [r for r in self._running.values()]
+        for r in leftover:
+            r.abandoned = True
+            r.ctx.cancelled.set()
+            r.job.cancel()
+        held = [(r.task.task_id, r.task.claim_token) for r in leftover]
+        with contextlib.suppress(Exception):
+            if self._done or self._failed:
+                await self.engine.store.exchange(self.worker_id, self._done, self._failed, 0,
+                                                 list(self.handlers), self.lease_seconds)
+            if held:
+                await self.engine.store.release_tasks(held)
+            await self.engine.store.stop_worker(self.worker_id)
+        self._running.clear()
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
+    # notifications -----------------------------------------------------------
+
+    def _on_notify(self, channel: str, payload: str) -> None:
+        if channel == "htdag_tasks":
+            self._want_claim = True
+            self._wakeup.set()
+        elif channel == "htdag_cancel":
+            for r in list(self._running.values()):
+                if str(r.task.run_id) == payload:
+                    self._abandon(r, "its run was cancelled")
+
+    def _on_reconnect(self) -> None:
+        self._want_claim = True
+        self._wakeup.set()
+
+    def _abandon(self, r: _Running, why: str) -> None:
+        """Stops caring about a task the database no longer gives us: nothing is reported."""
+        log.info("worker %s: abandoning %s[%s] of run %s: %s", self.worker_id,
+                 r.task.step_name, r.task.task_index, r.task.run_id, why)
+        r.abandoned = True
+        r.ctx.cancelled.set()
+        r.job.cancel()
+        self._running.pop(r.task.task_id, None)
+        self._wakeup.set()
+
+    async def _heartbeat_loop(self) -> None:
+        interval = self.lease_seconds / 3
+        while True:
+            await asyncio.sleep(interval)
+            held = [(r.task.task_id, r.task.claim_token) for r in self._running.values()]
+            try:
+                kept = await self.engine.store.extend_leases(self.worker_id, held,
+                                                             self.lease_seconds)
+            except psycopg.Error as exc:
+                log.warning("worker %s: heartbeat failed (%s)", self.worker_id, exc)
+                continue
+            for task_id, _ in held:
+                r = self._running.get(task_id)
+                if r is not None and task_id not in kept:
+                    self._abandon(r, "its lease was lost")
+
+    # running handlers ---------------------------------------------------------
+
+    def _start(self, task: ClaimedTask) -> None:
+        ctx = TaskContext(run_id=task.run_id, step=task.step_name, task_index=task.task_index,
+                          attempt=task.attempt, task_id=task.task_id, engine=self.engine,
+                          logger=log.getChild(task.handler))
+        job = asyncio.get_running_loop().create_task(self._execute(task, ctx))
+        self._running[task.task_id] = _Running(task, ctx, job)
+
+    async def _execute(self, task: ClaimedTask, ctx: TaskContext) -> None:
+        outcome: Completion | Failure | None = None
+        try:
+            result = await self._call(task, ctx)
+            outcome = self._completion(task, result)
+        except asyncio.CancelledError:
+            outcome = None  # abandoned or shutting down: the database decides what happens
+        except TimeoutError:
+            outcome = Failure(task.task_id, task.claim_token,
+                              f"timed out after {task.timeout:g}s", True)
+        except NonRetryableError as exc:
+            outcome = Failure(task.task_id, task.claim_token, _describe(exc), False)
+        except TaskCancelled:
+            outcome = None
+        except Exception as exc:  # noqa: BLE001 - any handler error is a failed attempt
+            outcome = Failure(task.task_id, task.claim_token, _describe(exc), True)
+        finally:
+            r = self._running.get(task.task_id)
+            if r is not None and not r.abandoned:
+                del self._running[task.task_id]
+                if outcome is not None:
+                    if isinstance(outcome, Completion):
+                        self._done.append(outcome)
+                        self.tasks_completed += 1
+                    else:
+                        self._failed.append(outcome)
+                        self.tasks_failed += 1
+                self._wakeup.set()
+
+    async def _call(self, task: ClaimedTask, ctx: TaskContext) -> Any:
+        fn = self.handlers.get(task.handler)
+        if fn is None:
+            raise NonRetryableError(f"this worker has no handler {task.handler!r}")
+        args = (task.input, ctx) if self._takes_ctx[task.handler] else (task.input,)
+        if self._is_async[task.handler]:
+            return await asyncio.wait_for(fn(*args), task.timeout)
+        # A sync handler cannot be interrupted: on timeout its attempt is abandoned
+        # (the thread runs on) and its late result is rejected by the claim token.
+        future = asyncio.get_running_loop().run_in_executor(self._threads, lambda: fn(*args))
+        return await asyncio.wait_for(future, task.timeout)
+
+    def _completion(self, task: ClaimedTask, result: Any) -> Completion | Failure:
+        try:
+            text = json.dumps(result, allow_nan=False, separators=(",", ":"))
+        except (TypeError, ValueError) as exc:
+            return Failure(task.task_id, task.claim_token,
+                           f"handler {task.handler!r} returned a value that is not JSON "
+                           f"({type(result).__name__}: {exc}); return dicts, lists, strings, "
+                           "numbers, booleans or None", False)
+        if len(text) > self.max_output_bytes:
+            return Failure(task.task_id, task.claim_token,
+                           f"handler {task.handler!r} returned {len(text) / 1e6:.1f} MB of JSON, "
+                           f"over the limit of {self.max_output_bytes / 1e6:.1f} MB; store large "
+                           "data elsewhere and return a reference", False)
+        if "\\u0000" in text and _NUL_ESCAPE.search(text):
+            return Failure(task.task_id, task.claim_token,
+                           f"handler {task.handler!r} returned a string with a NUL character "
+                           "(\\u0000), which PostgreSQL cannot store in JSON; remove it", False)
+        return Completion(task.task_id, task.claim_token, text)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
