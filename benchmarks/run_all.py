@@ -67,7 +67,7 @@ LATENCY_SAMPLES = 200
 LATENCY_WARMUP = 20
 LATENCY_PAUSE = 0.01
 CHAIN_REPEATS = 3
-DEFAULT_CONCURRENCY = 128
+DEFAULT_CONCURRENCY = 200
 PGBENCH_SCALE = 10
 PGBENCH_CLIENTS = 4
 PGBENCH_SECONDS = 10
@@ -75,6 +75,15 @@ PGBENCH_SECONDS = 10
 
 def note(*parts: Any) -> None:
     print(*parts, file=sys.stderr, flush=True)
+
+
+def load_note(when: str) -> None:
+    """The machine's load: figures taken on a busy machine are worth less."""
+    try:
+        one, five, _ = os.getloadavg()
+    except OSError:
+        return
+    note(f"load average {when}: {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} CPUs")
 
 
 def figure(name: str, value: float | int, unit: str) -> None:
@@ -336,6 +345,7 @@ async def bench_database(url: str, admin_url: str, concurrency: int, runs: int) 
             await engine.store_flow(flow)
 
         note(f"worker concurrency: {concurrency} slots (one worker process)")
+        load_note("before measuring")
         _, _, warm = await throughput_pass(engine, url, WARMUP_RUNS, concurrency, "warm-up")
         await warm.stop()
 
@@ -350,10 +360,10 @@ async def bench_database(url: str, admin_url: str, concurrency: int, runs: int) 
 
         await chain_seconds(engine)  # warm-up
         chains = [await chain_seconds(engine) for _ in range(CHAIN_REPEATS)]
-        note("chain of %d steps: %s s" % (bench.CHAIN_LENGTH,
-                                          ", ".join(f"{c:.3f}" for c in chains)))
+        note(f"chain of {bench.CHAIN_LENGTH} steps: {', '.join(f'{c:.3f}' for c in chains)} s")
         await worker.stop()
         worker = None
+        load_note("after measuring")
     finally:
         if worker is not None:
             await worker.stop()

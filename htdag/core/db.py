@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import time
+import weakref
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
@@ -105,6 +108,23 @@ def resolve_url(url: str | None = None) -> str:
             "use another server") from exc
 
 
+IDLE_CHECK_SECONDS = 2.0
+_returned_at: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], float] = (
+    weakref.WeakKeyDictionary())
+
+
+async def _note_returned(conn: psycopg.AsyncConnection[Any]) -> None:
+    _returned_at[conn] = time.monotonic()
+
+
+async def _check_if_idle(conn: psycopg.AsyncConnection[Any]) -> None:
+    """Pings a pooled connection before use only if it sat idle a while: one
+    that a server restart closed is then replaced instead of failing the call,
+    and the hot path (connections in constant use) pays no extra round trip."""
+    if time.monotonic() - _returned_at.get(conn, 0.0) > IDLE_CHECK_SECONDS:
+        await conn.execute("")
+
+
 class Database:
     """A pool of autocommit connections to a migrated htdag database."""
 
@@ -121,10 +141,9 @@ class Database:
                 await apply_migrations(conn)
         except psycopg.OperationalError as exc:
             raise DatabaseError(f"cannot connect to {redact(resolved)}: {exc}".strip()) from exc
-        # No per-checkout health check (a round trip each time): a connection
-        # broken by a server restart fails once, is discarded, and callers retry.
         pool = AsyncConnectionPool(resolved, min_size=min_size, max_size=max_size, open=False,
-                                   kwargs={"autocommit": True})
+                                   kwargs={"autocommit": True}, check=_check_if_idle,
+                                   reset=_note_returned)
         await pool.open(wait=True, timeout=30)
         return cls(resolved, pool)
 

@@ -317,7 +317,7 @@ def find_cycle(graph: Mapping[str, Iterable[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in graph.get(node, ()):
             if color.get(nxt) == GREY:
-                return stack[stack.index(nxt):] + [nxt]
+                return [*stack[stack.index(nxt):], nxt]
             if color.get(nxt) == WHITE:
                 found = visit(nxt)
                 if found:

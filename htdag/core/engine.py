@@ -12,6 +12,8 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Self
 
+import psycopg
+
 from .db import Database
 from .definitions import Flow, HandlerFn
 from .errors import (
@@ -150,9 +152,18 @@ class AsyncEngine:
         sub = self.listener.subscribe("htdag_run", on_notify, changed.set)
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
+            delay = 0.05
             while True:
                 changed.clear()
-                outcome = await self.store.run_outcome(rid)
+                try:
+                    outcome = await self.store.run_outcome(rid)
+                except psycopg.OperationalError:
+                    # The server restarted or the network dropped: keep waiting.
+                    if deadline is not None and time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 1.0)
+                    continue
                 if outcome is None:
                     raise UnknownRunError(f"no run has id {rid}")
                 status = RunStatus(outcome["status"])

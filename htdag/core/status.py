@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class RunStatus(str, Enum):
+class RunStatus(StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
@@ -16,7 +16,7 @@ class RunStatus(str, Enum):
         return self is not RunStatus.RUNNING
 
 
-class StepStatus(str, Enum):
+class StepStatus(StrEnum):
     CREATED = "created"
     STARTED = "started"
     COMPLETED = "completed"
@@ -24,7 +24,7 @@ class StepStatus(str, Enum):
     CANCELLED = "cancelled"
 
 
-class TaskStatus(str, Enum):
+class TaskStatus(StrEnum):
     QUEUED = "queued"
     STARTED = "started"
     COMPLETED = "completed"
@@ -32,6 +32,6 @@ class TaskStatus(str, Enum):
     CANCELLED = "cancelled"
 
 
-class StepKind(str, Enum):
+class StepKind(StrEnum):
     SINGLE = "single"
     MAP = "map"

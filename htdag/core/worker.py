@@ -15,12 +15,12 @@ import socket
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 
+from ._threads import DaemonThreads
 from .context import TaskContext
 from .definitions import Flow, HandlerFn
 from .errors import HtdagError, NonRetryableError, TaskCancelled
@@ -46,6 +46,12 @@ def collect_handlers(handlers: Mapping[str, HandlerFn] | Iterable[Flow | Mapping
     for item in handlers:
         found.update(item.handlers if isinstance(item, Flow) else item)
     return found
+
+
+def _is_async(fn: HandlerFn) -> bool:
+    """An async function, or an object whose __call__ is one."""
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None))  # noqa: B004 - the method itself is inspected
 
 
 def _takes_context(fn: HandlerFn) -> bool:
@@ -100,17 +106,17 @@ class Worker:
         self.shutdown_timeout = shutdown_timeout
         self.max_output_bytes = max_output_bytes
         self._takes_ctx = {name: _takes_context(fn) for name, fn in self.handlers.items()}
-        self._is_async = {name: inspect.iscoroutinefunction(fn)
-                          for name, fn in self.handlers.items()}
+        self._is_async = {name: _is_async(fn) for name, fn in self.handlers.items()}
         self._running: dict[int, _Running] = {}
         self._done: list[Completion] = []
         self._failed: list[Failure] = []
         self._wakeup = asyncio.Event()
+        self._check_leases = asyncio.Event()
         self._want_claim = True
+        self._notified = False
         self._stopping = False
         self._stopped = asyncio.Event()
-        self._threads = ThreadPoolExecutor(max_workers=concurrency * 2,
-                                           thread_name_prefix="htdag-handler")
+        self._threads = DaemonThreads()
         self.tasks_completed = 0
         self.tasks_failed = 0
 
@@ -124,10 +130,23 @@ class Worker:
     async def run(self) -> None:
         """Runs until stop() is called (or the task running it is cancelled)."""
         store = self.engine.store
-        await store.register_worker(self.worker_id, socket.gethostname(), os.getpid(),
-                                    sorted(self.handlers), self.concurrency)
-        sub = self.engine.listener.subscribe(("htdag_tasks", "htdag_cancel"), self._on_notify,
-                                             self._on_reconnect)
+        delay = 0.05
+        while True:
+            try:
+                await store.register_worker(self.worker_id, socket.gethostname(), os.getpid(),
+                                            sorted(self.handlers), self.concurrency)
+                break
+            except _TRANSIENT as exc:
+                log.warning("worker %s: cannot register (%s); retrying in %.2fs",
+                            self.worker_id, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+        listener = self.engine.listener
+        sub = listener.subscribe(("htdag_tasks", "htdag_cancel"), self._on_notify,
+                                 self._on_reconnect)
+        # Claim only once cancellations can be heard (the poll still covers a slow LISTEN).
+        with contextlib.suppress(TimeoutError):
+            await listener.wait_connected(timeout=5)
         heartbeat = asyncio.create_task(self._heartbeat_loop(), name="htdag-heartbeat")
         try:
             await self._main_loop()
@@ -156,6 +175,7 @@ class Worker:
             if completions or limit > 0:
                 done, failed = self._done, self._failed
                 self._done, self._failed = [], []
+                self._notified = False
                 try:
                     claimed = await self.engine.store.exchange(
                         self.worker_id, done, failed, limit, list(self.handlers),
@@ -179,7 +199,9 @@ class Worker:
                 delay = 0.05
                 for task in claimed:
                     self._start(task)
-                self._want_claim = limit > 0 and len(claimed) == limit
+                # A NOTIFY that arrived during the exchange may be for tasks committed after
+                # the claim's snapshot: keep it, or they would wait for the next poll.
+                self._want_claim = (limit > 0 and len(claimed) == limit) or self._notified
                 continue
             timeout = self.poll_interval if not self._stopping else 0.05
             try:
@@ -215,21 +237,29 @@ class Worker:
             r.ctx.cancelled.set()
             r.job.cancel()
         held = [(r.task.task_id, r.task.claim_token) for r in leftover]
-        with contextlib.suppress(Exception):
-            if self._done or self._failed:
-                await self.engine.store.exchange(self.worker_id, self._done, self._failed, 0,
-                                                 list(self.handlers), self.lease_seconds)
-            if held:
-                await self.engine.store.release_tasks(held)
-            await self.engine.store.stop_worker(self.worker_id)
+        store = self.engine.store
+        steps: list[tuple[str, Any]] = []
+        if self._done or self._failed:
+            steps.append(("report results", store.exchange(
+                self.worker_id, self._done, self._failed, 0, list(self.handlers),
+                self.lease_seconds)))
+        if held:
+            steps.append(("release unfinished tasks", store.release_tasks(held)))
+        steps.append(("mark the worker stopped", store.stop_worker(self.worker_id)))
+        for what, call in steps:
+            try:
+                await call
+            except psycopg.Error as exc:  # leases expire, so nothing is lost; say so
+                log.error("worker %s: could not %s at shutdown (%s); the database will "
+                          "reclaim its tasks when their leases expire", self.worker_id, what, exc)
         self._running.clear()
-        self._threads.shutdown(wait=False, cancel_futures=True)
+        self._threads.shutdown()
 
     # notifications -----------------------------------------------------------
 
     def _on_notify(self, channel: str, payload: str) -> None:
         if channel == "htdag_tasks":
-            self._want_claim = True
+            self._want_claim = self._notified = True
             self._wakeup.set()
         elif channel == "htdag_cancel":
             for r in list(self._running.values()):
@@ -237,8 +267,11 @@ class Worker:
                     self._abandon(r, "its run was cancelled")
 
     def _on_reconnect(self) -> None:
+        # Notifications sent while the listener was down are lost: claim, and ask the
+        # database which running tasks are still ours (a cancellation may have been missed).
         self._want_claim = True
         self._wakeup.set()
+        self._check_leases.set()
 
     def _abandon(self, r: _Running, why: str) -> None:
         """Stops caring about a task the database no longer gives us: nothing is reported."""
@@ -253,7 +286,9 @@ class Worker:
     async def _heartbeat_loop(self) -> None:
         interval = self.lease_seconds / 3
         while True:
-            await asyncio.sleep(interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._check_leases.wait(), interval)
+            self._check_leases.clear()
             held = [(r.task.task_id, r.task.claim_token) for r in self._running.values()]
             try:
                 kept = await self.engine.store.extend_leases(self.worker_id, held,
@@ -313,7 +348,7 @@ class Worker:
             return await asyncio.wait_for(fn(*args), task.timeout)
         # A sync handler cannot be interrupted: on timeout its attempt is abandoned
         # (the thread runs on) and its late result is rejected by the claim token.
-        future = asyncio.get_running_loop().run_in_executor(self._threads, lambda: fn(*args))
+        future = asyncio.wrap_future(self._threads.submit(lambda: fn(*args)))
         return await asyncio.wait_for(future, task.timeout)
 
     def _completion(self, task: ClaimedTask, result: Any) -> Completion | Failure:

@@ -79,3 +79,19 @@ async def awork(item: dict[str, Any], ctx: htdag.TaskContext) -> int:
 @apair_flow.step(depends_on=["awork"])
 def apair_total(inp: dict[str, Any]) -> int:
     return sum(inp["awork"])
+
+
+# A step that waits for the test: it marks that it started, then polls for a
+# file named "go" in marker_dir (at most a minute). The run cannot finish before
+# the test has done what it wanted to do meanwhile (a server restart, say).
+gated_flow = htdag.Flow("acceptance.gated")
+
+
+@gated_flow.step(base_delay=0.1, max_delay=0.5)
+async def gated(inp: dict[str, Any], ctx: htdag.TaskContext) -> int:
+    marker_dir = Path(inp["run"]["marker_dir"])
+    _mark(str(marker_dir), ctx)
+    deadline = time.monotonic() + 60
+    while not (marker_dir / "go").exists() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    return int(inp["run"]["x"]) * 2

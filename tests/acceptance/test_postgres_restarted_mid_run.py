@@ -8,6 +8,7 @@ server is stopped, whatever happens, in a finally."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import tempfile
 import threading
@@ -18,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-import psycopg
 import pytest
 from _acceptance import (
     WorkerProcesses,
@@ -28,6 +28,7 @@ from _acceptance import (
     wait_until,
 )
 from handlers_map import expected_output, map_flow
+from handlers_slow import gated_flow
 
 import htdag
 from htdag.core import embedded
@@ -95,6 +96,7 @@ def test_workers_survive_a_postgres_restart(own_server: tuple[Path, str], tmp_pa
         assert embedded.restart_server(pgdata) == url
         restart_seconds = time.monotonic() - restarted_at
         done_after = _completed_squares(url, run.run_id)
+        assert done_after < ELEMENTS, "the run finished during the restart; make tasks slower"
         assert all(p.alive() for p in procs), "a worker died when the server restarted"
 
         runs = wait_runs_finished(url, [run.run_id], timeout=45, retry_for=10)
@@ -110,43 +112,62 @@ def test_workers_survive_a_postgres_restart(own_server: tuple[Path, str], tmp_pa
     assert len({t["worker_id"] for t in tasks}) == 2
 
 
-WAIT_FAILS_ON_RESTART = (
-    "htdag/core/engine.py AsyncEngine.wait: store.run_outcome() on a pooled connection that "
-    "the restart closed raises psycopg AdminShutdown/OperationalError out of wait(); it "
-    "should retry until the deadline (the listener already reconnects)")
-
-
-@pytest.mark.xfail(strict=True, raises=psycopg.OperationalError, reason=WAIT_FAILS_ON_RESTART)
 def test_a_client_waiting_on_a_run_survives_a_postgres_restart(
         own_server: tuple[Path, str], tmp_path: Path) -> None:
     pgdata, url = own_server
+    markers = tmp_path / "markers"
+    markers.mkdir()
     engine = htdag.connect(url)
     try:
         with WorkerProcesses(url, tmp_path) as workers:
-            worker = workers.start("handlers_map.py", concurrency=2, lease=5)
-            worker.wait_registered()
-            # 8 tasks of 0.4 s on 2 slots: the run takes well over a second.
-            run = engine.start(map_flow, {"base": 3, "n": 8, "pause": 0.4})
+            workers.start("handlers_slow.py", concurrency=2, lease=5).wait_registered()
+            # The task waits for the file "go", so the run ends only after the restart.
+            run = engine.start(gated_flow, {"x": 5, "marker_dir": str(markers)})
             result: dict[str, Any] = {}
 
             def wait() -> None:
                 try:
                     result["output"] = run.wait(timeout=30)
-                except Exception as exc:  # raised again in the test's thread below
+                except Exception as exc:  # noqa: BLE001 - raised again in the test's thread
                     result["error"] = exc
 
             waiter = threading.Thread(target=wait, name="waiter")
             waiter.start()
             try:
-                wait_until(lambda: _completed_squares(url, run.run_id) >= 1, 20,
-                           "the worker to complete a map task")
-                assert waiter.is_alive() and _completed_squares(url, run.run_id) < 6, \
-                    "the run was nearly done before the restart"
+                wait_until(lambda: list(markers.glob("started-gated-*")), 20,
+                           "the worker to start the task")
+                time.sleep(0.2)  # the waiter has subscribed and read the run once by now
                 embedded.restart_server(pgdata)
+                (markers / "go").touch()
             finally:
+                (markers / "go").touch()
                 waiter.join(40)
             if "error" in result:
                 raise result["error"]
-            assert result == {"output": expected_output(3, 8)}
+            assert result == {"output": {"gated": 10}}
     finally:
         engine.close()
+
+
+async def test_a_worker_started_after_a_restart_on_a_long_lived_engine_works(
+        own_server: tuple[Path, str]) -> None:
+    """A notebook's engine outlives a server restart, then starts a worker."""
+    pgdata, url = own_server
+    engine = await htdag.aconnect(url)
+    try:
+        run = await engine.start(map_flow, {"base": 2, "n": 3})
+        await asyncio.to_thread(embedded.restart_server, pgdata)
+        worker = engine.worker([map_flow], concurrency=2, poll_interval=0.2)
+        working = asyncio.create_task(worker.run())
+        waiting = asyncio.create_task(run.wait(timeout=20))
+        try:
+            await asyncio.wait({working, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            if working.done():
+                working.result()  # raises what stopped the worker
+            assert await waiting == expected_output(2, 3)
+        finally:
+            worker.stop()
+            waiting.cancel()
+            await asyncio.gather(working, waiting, return_exceptions=True)
+    finally:
+        await engine.close()

@@ -52,7 +52,8 @@ def test_killed_worker_loses_its_task_to_another_worker(dsn: str, tmp_path: Path
 
             assert run.wait(timeout=30) == {"finish": 43}
             # Not before the lease ran out: nobody may take a task whose lease is alive.
-            assert time.monotonic() - killed_at >= LEASE - 0.7  # heartbeats every lease/3
+            # (The last heartbeat, every LEASE/3, was at most that long before the kill.)
+            assert time.monotonic() - killed_at >= LEASE / 2
 
             second.signal(signal.SIGTERM)
             assert second.wait_exit(15) == 0

@@ -81,7 +81,7 @@ def flow_of(name: str, *steps: tuple[str, list[str]] | tuple[str, list[str], dic
     flow = Flow(name)
     for spec in steps:
         step_name, deps = spec[0], spec[1]
-        options = dict(spec[2]) if len(spec) > 2 else {}  # type: ignore[misc]
+        options: dict[str, Any] = dict(spec[2]) if len(spec) > 2 else {}
         is_map = bool(options.pop("map", False))
         flow.add_step(step_name, f"h.{step_name}", depends_on=deps, map=is_map, **options)
     return flow
@@ -141,6 +141,9 @@ async def running_worker(engine: AsyncEngine, handlers: Handlers,
     worker = engine.worker(handlers, **options)
     job = asyncio.create_task(worker.run())
     try:
+        # Tests of notifications start once the worker listens (the start-up
+        # window has its own test).
+        await engine.listener.wait_connected()
         yield worker
         assert not job.done() or job.exception() is None, f"worker crashed: {job.exception()!r}"
     finally:

@@ -195,7 +195,8 @@ def test_an_option_out_of_range_is_rejected_with_the_step_and_option_named(
 def test_a_boolean_is_not_accepted_as_an_integer_option(option: str) -> None:
     # True would be stored as JSON `true`, which the database cannot read as an int.
     with pytest.raises(InvalidOptionError, match=option):
-        Flow("f").add_step("s", "h", **{option: True})
+        options: dict[str, Any] = {option: True}
+        Flow("f").add_step("s", "h", **options)
 
 
 def test_options_at_the_edges_of_their_ranges_are_accepted() -> None:

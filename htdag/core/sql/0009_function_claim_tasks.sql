@@ -19,6 +19,7 @@ set enable_seqscan = off
 set enable_bitmapscan = off
 set enable_hashjoin = off
 set enable_mergejoin = off
+set plan_cache_mode = force_generic_plan
 as $$
 begin
     perform htdag._reap_expired_tasks();
@@ -42,22 +43,30 @@ begin
         where t.task_id = picked.task_id
         returning t.*
     )
+    -- Every row below is reached by its full key, per claimed task (the step, and
+    -- each dependency's step state): never by reading all steps of the flow or of
+    -- the run, which the planner would choose from statistics of small flows.
     select c.task_id, c.claim_token, c.run_id, c.step_name, c.task_index, c.handler,
            c.attempts_count, c.timeout,
            case when s.kind = 'single' then
                jsonb_build_object('run', r.input) || coalesce(
-                   (select jsonb_object_agg(d.dep_name, ss.output)
+                   (select jsonb_object_agg(d.dep_name,
+                                            (select ss.output from htdag.step_states ss
+                                             where ss.run_id = c.run_id
+                                               and ss.step_name = d.dep_name))
                     from htdag.deps d
-                    join htdag.step_states ss on ss.run_id = c.run_id and ss.step_name = d.dep_name
                     where d.flow_hash = r.flow_hash and d.step_name = c.step_name), '{}'::jsonb)
            when s.deps_count = 0 then r.input -> c.task_index
-           else (select ss.output -> c.task_index
+           else (select (select ss.output from htdag.step_states ss
+                         where ss.run_id = c.run_id and ss.step_name = d.dep_name)
+                        -> c.task_index
                  from htdag.deps d
-                 join htdag.step_states ss on ss.run_id = c.run_id and ss.step_name = d.dep_name
                  where d.flow_hash = r.flow_hash and d.step_name = c.step_name)
            end
     from claimed c
     join htdag.runs r on r.run_id = c.run_id
-    join htdag.steps s on s.flow_hash = r.flow_hash and s.step_name = c.step_name;
+    cross join lateral (select s.kind, s.deps_count from htdag.steps s
+                        where s.flow_hash = r.flow_hash and s.step_name = c.step_name
+                        limit 1) s;  -- (flow_hash, step_name) is its key: one row
 end;
 $$;

@@ -17,6 +17,7 @@ set enable_seqscan = off
 set enable_bitmapscan = off
 set enable_hashjoin = off
 set enable_mergejoin = off
+set plan_cache_mode = force_generic_plan
 as $$
 declare
     v_done bigint[];
@@ -25,6 +26,8 @@ declare
     v_counts int[];
     v_step record;
 begin
+    -- Task rows are locked in task_id order, as every transition does (see cancel_run).
+    perform 1 from htdag.tasks where task_id = any (p_task_ids) order by task_id for update;
     with done as (
         update htdag.tasks t
         set status = 'completed', completed_at = now(), output = b.output,

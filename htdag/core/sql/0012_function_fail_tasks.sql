@@ -10,6 +10,8 @@ declare
     v_row record;
     v_done bigint[] := '{}';
 begin
+    -- Task rows are locked in task_id order, as every transition does (see cancel_run).
+    perform 1 from htdag.tasks where task_id = any (p_task_ids) order by task_id for update;
     for v_row in
         select t.task_id, b.error, b.retryable
         from unnest(p_task_ids, p_tokens, p_errors, p_retryable) as b(task_id, token, error, retryable)

@@ -11,6 +11,8 @@ declare
     v_held bigint[];
 begin
     update htdag.workers set last_heartbeat_at = now() where worker_id = p_worker_id;
+    -- Task rows are locked in task_id order, as every transition does (see cancel_run).
+    perform 1 from htdag.tasks where task_id = any (p_task_ids) order by task_id for update;
     with held as (
         update htdag.tasks t
         set lease_expires_at = now() + make_interval(secs => p_lease_seconds)

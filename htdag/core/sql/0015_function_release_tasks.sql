@@ -8,6 +8,8 @@ as $$
 declare
     v_released bigint[];
 begin
+    -- Task rows are locked in task_id order, as every transition does (see cancel_run).
+    perform 1 from htdag.tasks where task_id = any (p_task_ids) order by task_id for update;
     with released as (
         update htdag.tasks t
         set status = 'queued', attempts_count = t.attempts_count - 1, claim_token = null,

@@ -8,6 +8,13 @@ as $$
 declare
     v_status htdag.run_status;
 begin
+    -- Lock the run's outstanding tasks before the run row, in task_id order, as
+    -- the worker's transitions lock the tasks they touch: the other way round,
+    -- a cancellation deadlocked with a batch completing tasks of the same run.
+    perform 1 from htdag.tasks
+    where run_id = p_run_id and status in ('queued', 'started')
+    order by task_id
+    for update;
     update htdag.runs set status = 'cancelled', cancelled_at = now()
     where run_id = p_run_id and status = 'running'
     returning status into v_status;

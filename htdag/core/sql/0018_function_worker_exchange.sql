@@ -13,6 +13,9 @@ language plpgsql
 set search_path = ''
 as $$
 begin
+    -- Task rows are locked in task_id order, as every transition does (see cancel_run).
+    perform 1 from htdag.tasks t where t.task_id = any (p_done_ids || p_failed_ids)
+    order by t.task_id for update;
     if cardinality(p_done_ids) > 0 then
         perform htdag.complete_tasks(p_done_ids, p_done_tokens, p_done_outputs);
     end if;

@@ -65,7 +65,7 @@ async def test_a_fan_out_runs_branches_in_parallel_and_the_fan_in_sees_them_all(
         return await branch("right", "left", len(inp["split"]))
 
     @flow.step(depends_on=["left", "right"])
-    def join(inp: Any) -> dict[str, Any]:
+    def join(inp: dict[str, Any]) -> dict[str, Any]:
         return inp
 
     async with running_worker(engine, [flow], concurrency=2):
@@ -138,3 +138,22 @@ async def test_a_worker_runs_handlers_given_by_name(engine: AsyncEngine) -> None
 
     async with running_worker(engine, {"tools.greet": greet, "tools.shout": shout}):
         assert await engine.run(flow, "ann", timeout=10) == {"shout": "HELLO ANN"}
+
+
+class AsyncTool:
+    """A handler object whose __call__ is a coroutine function."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    async def __call__(self, inp: Any) -> str:
+        await asyncio.sleep(0)
+        return f"{self.prefix} {inp['run']}"
+
+
+async def test_a_handler_object_with_an_async_call_is_awaited(engine: AsyncEngine) -> None:
+    flow = Flow("objects")
+    flow.add_step("tool", "tools.async_tool")
+
+    async with running_worker(engine, {"tools.async_tool": AsyncTool("called with")}):
+        assert await engine.run(flow, 7, timeout=10) == {"tool": "called with 7"}

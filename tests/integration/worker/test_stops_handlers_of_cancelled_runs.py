@@ -8,10 +8,15 @@ import threading
 import time
 from typing import Any
 
-from htdag import Flow, TaskContext
-from htdag.core.engine import AsyncEngine
+import psycopg
+import pytest
 
-from .._support import Db, running_worker
+from htdag import Flow, TaskContext
+from htdag.core import listener as listener_module
+from htdag.core.engine import AsyncEngine
+from htdag.core.listener import Listener
+
+from .._support import Db, eventually, running_worker
 
 
 def healthy() -> Flow:
@@ -136,3 +141,108 @@ async def test_cancelling_one_run_leaves_other_runs_handlers_alone(engine: Async
         await asyncio.sleep(0.2)
         release.set()
         assert await second.wait(timeout=10) == {"hold": 2}
+
+
+async def test_a_worker_slow_to_listen_still_hears_a_cancellation_at_once(
+        engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its LISTEN connection comes up half a second late (a slow network): a task
+    # claimed before then would miss the NOTIFY of its run's cancellation.
+    original = Listener._run
+
+    async def slow_to_listen(self: Listener) -> None:
+        await asyncio.sleep(0.5)
+        await original(self)
+
+    monkeypatch.setattr(Listener, "_run", slow_to_listen)
+    flow = Flow("early_cancel")
+    entered, got_cancelled = asyncio.Event(), asyncio.Event()
+
+    @flow.step()
+    async def forever(inp: Any) -> None:
+        entered.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            got_cancelled.set()
+            raise
+
+    worker = engine.worker([flow], poll_interval=0.05, lease_seconds=10, shutdown_timeout=0.1)
+    job = asyncio.create_task(worker.run())
+    try:
+        run = await engine.start(flow, None)
+        await asyncio.wait_for(entered.wait(), 5)
+
+        await engine.cancel(run.run_id)
+
+        try:
+            await asyncio.wait_for(got_cancelled.wait(), 1.0)
+        except TimeoutError:
+            pytest.fail("the handler of a cancelled run was still running after 1 s")
+    finally:
+        worker.stop()
+        await asyncio.wait_for(job, 10)
+
+
+LISTENER = ("select pid from pg_stat_activity where datname = current_database()"
+            " and query like 'listen %%'")
+
+
+class GatedPsycopg:
+    """psycopg as the listener sees it, with connecting held while the gate is shut."""
+
+    def __init__(self, gate: asyncio.Event) -> None:
+        self.gate = gate
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(psycopg, name)
+
+    @property
+    def AsyncConnection(self) -> Any:
+        gate = self.gate
+
+        class Gated:
+            @staticmethod
+            async def connect(*args: Any, **kwargs: Any) -> Any:
+                await gate.wait()
+                return await psycopg.AsyncConnection.connect(*args, **kwargs)
+
+        return Gated
+
+
+async def test_a_cancellation_missed_while_the_listener_reconnects_is_noticed_quickly(
+        engine: AsyncEngine, db: Db, monkeypatch: pytest.MonkeyPatch) -> None:
+    flow = Flow("missed_cancel")
+    entered, got_cancelled = asyncio.Event(), asyncio.Event()
+
+    @flow.step()
+    async def forever(inp: Any) -> None:
+        entered.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            got_cancelled.set()
+            raise
+
+    gate = asyncio.Event()
+    gate.set()
+    monkeypatch.setattr(listener_module, "psycopg", GatedPsycopg(gate))
+    async with running_worker(engine, [flow], lease_seconds=10, shutdown_timeout=0.1):
+        run = await engine.start(flow, None)
+        await asyncio.wait_for(entered.wait(), 5)
+
+        # The listening connection drops and cannot come back yet: the NOTIFY of
+        # this cancellation reaches nobody.
+        gate.clear()
+        [listener] = await db.rows(LISTENER)
+        await db.execute("select pg_terminate_backend(%s)", (listener["pid"],))
+        await eventually(lambda: not engine.listener.connected.is_set())
+        await engine.cancel(run.run_id)
+        await asyncio.sleep(0.1)
+        assert not got_cancelled.is_set()
+
+        gate.set()
+        try:
+            await asyncio.wait_for(got_cancelled.wait(), 1.0)
+        except TimeoutError:
+            pytest.fail("a cancellation missed while the listener was down went unnoticed "
+                        "for over 1 s after it came back (until the next heartbeat)")

@@ -3,7 +3,7 @@ other queued and started tasks are cancelled, never left queued."""
 
 from __future__ import annotations
 
-from htdag.core.store import Failure, Store
+from htdag.core.store import Store
 
 from ..._support import Db, by_step, claim, complete, fail, flow_of, start
 
@@ -41,23 +41,3 @@ async def test_exhausted_attempts_fail_the_step_and_run_and_cancel_the_rest(
     assert await claim(store) == []
     # the started task's worker learns it lost the task: its completion is rejected
     assert await complete(store, tasks["m", 1], "late") == []
-
-
-async def test_a_batch_with_a_fatal_failure_and_another_of_the_same_run(
-        store: Store, db: Db) -> None:
-    flow = flow_of("f", ("m", [], {"map": True, "max_attempts": 1}))
-    run_id = await start(store, flow, [1, 2, 3])
-    tasks = sorted(await claim(store), key=lambda t: t.task_id)
-
-    failed = await store.fail_tasks(
-        [Failure(t.task_id, t.claim_token, f"broke {t.task_index}", t.task_index != 1)
-         for t in tasks])
-
-    # the first failure ends the run; the others' tasks were cancelled by it
-    assert failed == [tasks[0].task_id]
-    run = await db.run(run_id)
-    assert run["status"] == "failed"
-    assert run["error"]["message"] == "broke 0 (attempt 1 of 1)"
-    statuses = [t["status"] for t in await db.tasks(run_id)]
-    assert statuses == ["failed", "cancelled", "cancelled"]
-    assert [a["task_id"] for a in await db.attempts(run_id)] == [tasks[0].task_id]
