@@ -17,6 +17,7 @@ from .core.errors import (
 from .core.status import RunStatus, StepStatus, TaskStatus
 from .core.sync import Engine, Run, aconnect, connect
 from .core.worker import Worker
+from .notifications import Event, EventKind, alisten, get_recent_events, listen
 
 __version__ = "0.1.0"
 
@@ -27,6 +28,8 @@ __all__ = [
     "Flow", "Step", "StepOptions",
     # execute
     "Worker", "TaskContext",
+    # events
+    "listen", "alisten", "get_recent_events", "Event", "EventKind",
     # status values
     "RunStatus", "StepStatus", "TaskStatus",
     # errors

@@ -143,6 +143,45 @@ async def _cancel(args: argparse.Namespace) -> None:
         print((await engine.cancel(args.run_id)).value)
 
 
+async def _events(args: argparse.Namespace) -> None:
+    from .notifications import aget_recent_events, alisten
+
+    async with await AsyncEngine.connect(args.url) as engine:
+        if args.follow:
+            since = args.since
+            if since is None and args.limit:
+                recent = await aget_recent_events(engine, args.run, limit=args.limit,
+                                                  kinds=args.kind)
+                for event in recent:
+                    print(event, flush=True)
+                since = recent[-1].id if recent else None
+            async for event in alisten(engine, args.run, args.kind, since):
+                print(event, flush=True)
+        else:
+            for event in await aget_recent_events(engine, args.run, limit=args.limit or 50,
+                                                  since_id=args.since, kinds=args.kind):
+                print(event)
+
+
+def parse_duration(text: str) -> float:
+    """'90', '90s', '15m', '12h', '7d' -> seconds."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        if text[-1:] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration: use seconds or a number with s, m, h or d") from None
+
+
+async def _prune(args: argparse.Namespace) -> None:
+    from .notifications import aprune_events
+
+    async with await AsyncEngine.connect(args.url) as engine:
+        print(f"deleted {await aprune_events(engine, args.older_than)} events")
+
+
 def _db(args: argparse.Namespace) -> None:
     from .core import embedded
 
@@ -184,6 +223,18 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("cancel", help="cancel a run and its child runs")
     c.add_argument("run_id")
 
+    e = sub.add_parser("events", help="print recent events, or follow them live")
+    e.add_argument("-f", "--follow", action="store_true", help="keep printing new events")
+    e.add_argument("--run", help="only this run and its child runs")
+    e.add_argument("--kind", action="append",
+                   help="a kind (task.failed) or category (task); repeatable")
+    e.add_argument("--since", type=int, help="start after this event id (0: from the start)")
+    e.add_argument("--limit", type=int, default=20, help="recent events shown first")
+
+    p = sub.add_parser("prune-events", help="delete old events")
+    p.add_argument("--older-than", type=parse_duration, required=True,
+                   help="age: seconds, or 15m, 12h, 7d")
+
     db = sub.add_parser("db", help="the embedded PostgreSQL")
     db.add_argument("action", choices=["start", "stop", "status", "url"])
     return parser
@@ -194,7 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     commands = {"worker": _worker, "demo": _demo, "runs": _runs, "status": _status,
-                "cancel": _cancel}
+                "cancel": _cancel, "events": _events, "prune-events": _prune}
     try:
         if args.command == "db":
             _db(args)

@@ -95,8 +95,10 @@ class WorkerInfo(SQLModel, table=True):
     handlers: list[str] = Field(sa_column=Column(ARRAY(Text)))
     concurrency: int
     started_at: datetime
+    lease_seconds: float
     last_heartbeat_at: datetime
     stopped_at: datetime | None = None
+    lost_at: datetime | None = None
 
 
 class RunDetails(BaseModel):

@@ -132,9 +132,10 @@ class Store:
     # workers -----------------------------------------------------------------
 
     async def register_worker(self, worker_id: uuid.UUID, hostname: str, pid: int,
-                              handlers: list[str], concurrency: int) -> None:
-        await self._value("select htdag.register_worker(%s, %s, %s, %s, %s)",
-                          (worker_id, hostname, pid, handlers, concurrency))
+                              handlers: list[str], concurrency: int,
+                              lease_seconds: float) -> None:
+        await self._value("select htdag.register_worker(%s, %s, %s, %s, %s, %s)",
+                          (worker_id, hostname, pid, handlers, concurrency, lease_seconds))
 
     async def stop_worker(self, worker_id: uuid.UUID) -> None:
         await self._value("select htdag.stop_worker(%s)", (worker_id,))
@@ -180,3 +181,64 @@ class Store:
     async def release_tasks(self, held: Sequence[tuple[int, uuid.UUID]]) -> list[int]:
         return list(await self._value(
             "select htdag.release_tasks(%s, %s)", ([t for t, _ in held], [k for _, k in held])))
+
+    # events ------------------------------------------------------------------
+
+    async def read_events(self, after: tuple[int, int], upto: tuple[int, int] | None,
+                          root_run_id: uuid.UUID | None, limit: int) -> list[dict[str, Any]]:
+        """Stable events after a (tx_id, event_id) position, in order."""
+        return await self._all(
+            "select * from htdag.read_events(%s::text::xid8, %s, %s::text::xid8, %s, %s, %s)",
+            (str(after[0]), after[1], None if upto is None else str(upto[0]),
+             None if upto is None else upto[1], root_run_id, limit))
+
+    async def event_position(self, event_id: int) -> tuple[int, int] | None:
+        rows = await self._all(
+            "select tx_id::text::bigint as tx_id from htdag.events where event_id = %s",
+            (event_id,))
+        return (int(rows[0]["tx_id"]), event_id) if rows else None
+
+    async def stable_head(self) -> tuple[int, int]:
+        """The position of the last event no later commit can precede."""
+        rows = await self._all(
+            "select tx_id::text::bigint as tx_id, event_id from htdag.events"
+            " where tx_id < pg_snapshot_xmin(pg_current_snapshot())"
+            " order by tx_id desc, event_id desc limit 1")
+        return (int(rows[0]["tx_id"]), int(rows[0]["event_id"])) if rows else (0, 0)
+
+    async def run_tree(self, run_id: uuid.UUID) -> tuple[uuid.UUID, list[uuid.UUID]] | None:
+        """The root of a run and the run with all its descendants."""
+        rows = await self._all(
+            "with recursive tree as ("
+            " select run_id, root_run_id from htdag.runs where run_id = %s"
+            " union all select r.run_id, r.root_run_id from htdag.runs r"
+            " join tree t on r.parent_run_id = t.run_id)"
+            " select run_id, root_run_id from tree", (run_id,))
+        if not rows:
+            return None
+        return rows[0]["root_run_id"], [r["run_id"] for r in rows]
+
+    async def recent_events(self, run_ids: list[uuid.UUID] | None, kinds: list[str] | None,
+                            since_id: int | None, limit: int) -> list[dict[str, Any]]:
+        """History, oldest first: after since_id, or else the latest ``limit``."""
+        return await self._all(
+            "select * from (select event_id, kind, run_id, root_run_id, step_name, task_index,"
+            " created_at, data from htdag.events"
+            " where (%(runs)s::uuid[] is null or run_id = any(%(runs)s::uuid[]))"
+            " and (%(kinds)s::text[] is null or kind = any(%(kinds)s::text[]))"
+            " and (%(since)s::bigint is null or event_id > %(since)s)"
+            " order by case when %(since)s::bigint is null then -event_id else event_id end"
+            " limit %(limit)s) e order by event_id",
+            {"runs": run_ids, "kinds": kinds, "since": since_id, "limit": limit})
+
+    async def prune_events(self, older_than_seconds: float) -> int:
+        return int(await self._value("select htdag.prune_events(make_interval(secs => %s))",
+                                     (older_than_seconds,)))
+
+    async def set_setting(self, key: str, value: Any) -> None:
+        await self._value(
+            "insert into htdag.settings (key, value) values (%s, %s)"
+            " on conflict (key) do update set value = excluded.value", (key, Jsonb(value)))
+
+    async def get_setting(self, key: str) -> Any:
+        return await self._value("select value from htdag.settings where key = %s", (key,))

@@ -134,7 +134,8 @@ class Worker:
         while True:
             try:
                 await store.register_worker(self.worker_id, socket.gethostname(), os.getpid(),
-                                            sorted(self.handlers), self.concurrency)
+                                            sorted(self.handlers), self.concurrency,
+                                            self.lease_seconds)
                 break
             except _TRANSIENT as exc:
                 log.warning("worker %s: cannot register (%s); retrying in %.2fs",

@@ -169,7 +169,9 @@ create table htdag.workers (
     pid int not null,
     handlers text[] not null,
     concurrency int not null check (concurrency >= 1),
+    lease_seconds double precision not null default 30 check (lease_seconds > 0),
     started_at timestamptz not null default now(),
     last_heartbeat_at timestamptz not null default now(),
-    stopped_at timestamptz
+    stopped_at timestamptz,
+    lost_at timestamptz  -- missed its heartbeats for a whole lease
 );

@@ -42,8 +42,8 @@ async def test_a_task_of_a_cancelled_run_is_not_held_any_more(store: Store) -> N
 
 
 async def test_a_heartbeat_updates_the_workers_last_heartbeat(store: Store, db: Db) -> None:
-    await store.register_worker(WORKER_A, "host", 1, ["h.a"], 4)
-    await store.register_worker(WORKER_B, "host", 2, ["h.a"], 4)
+    await store.register_worker(WORKER_A, "host", 1, ["h.a"], 4, 30.0)
+    await store.register_worker(WORKER_B, "host", 2, ["h.a"], 4, 30.0)
     await db.execute("update htdag.workers set last_heartbeat_at = now() - interval '1 hour'")
 
     assert await store.extend_leases(WORKER_A, [], 30) == set()

@@ -1,0 +1,140 @@
+"""One reader of the event table per engine, fanned out to any number of
+listeners: a thousand listeners share one LISTEN connection and one query per
+wake-up. The stream is gap-free because it is read from the table by position,
+never from NOTIFY payloads: a notification only says "read now"."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+import weakref
+from dataclasses import dataclass, field
+
+import psycopg
+
+from ..core.engine import AsyncEngine
+from .events import Event
+
+log = logging.getLogger("htdag.events")
+
+Position = tuple[int, int]
+BATCH = 1000
+
+
+@dataclass(eq=False)
+class Subscriber:
+    """A listener's queue of events of one root run (or all), in order."""
+
+    root_run_id: uuid.UUID | None
+    max_pending: int
+    start: Position = (0, 0)  # it gets only events after this position
+    queue: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
+    overflowed: bool = False
+
+    def offer(self, event: Event) -> None:
+        if self.overflowed or event.position <= self.start:
+            return
+        if self.root_run_id is not None and event.root_run_id != self.root_run_id:
+            return
+        if self.queue.qsize() >= self.max_pending:
+            # A slow listener: stop queueing; it re-reads what it missed from the table.
+            self.overflowed = True
+            return
+        self.queue.put_nowait(event)
+
+
+class EventHub:
+    poll_interval = 1.0
+    max_recheck_delay = 0.5
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.head: Position = (0, 0)
+        self._subscribers: set[Subscriber] = set()
+        self._wake = asyncio.Event()
+        self._awaited_id = 0  # the last event id a notification announced
+        self._seen_id = 0  # the highest event id read so far
+        self._task: asyncio.Task[None] | None = None
+        self._start_lock = asyncio.Lock()
+
+    async def add(self, sub: Subscriber) -> Position:
+        """Registers a subscriber; returns the position after which it gets events."""
+        async with self._start_lock:
+            if self._task is None or self._task.done():
+                self.engine.listener.subscribe("htdag_events", self._on_notify, self._wake.set)
+                self._task = asyncio.get_running_loop().create_task(
+                    self._run(), name="htdag-event-hub")
+            if not self._subscribers:
+                # Nobody listened, so the head may be old: start from the present.
+                self.head = max(self.head, await self.engine.store.stable_head())
+        sub.start = self.head
+        self._subscribers.add(sub)
+        return sub.start
+
+    def remove(self, sub: Subscriber) -> None:
+        self._subscribers.discard(sub)
+
+    def _on_notify(self, channel: str, payload: str) -> None:
+        with contextlib.suppress(ValueError):
+            self._awaited_id = max(self._awaited_id, int(payload.split(":", 1)[0]))
+        if self._subscribers:
+            self._wake.set()
+
+    async def _run(self) -> None:
+        delay = 0.005
+        while True:
+            timeout = self.poll_interval if self._subscribers else None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            self._wake.clear()
+            if not self._subscribers:
+                continue
+            try:
+                await self._read_all()
+            except psycopg.OperationalError as exc:
+                log.warning("event reader: %s; retrying", exc)
+                await asyncio.sleep(0.2)
+                self._wake.set()
+                continue
+            if self._seen_id < self._awaited_id and delay <= self.max_recheck_delay:
+                # Notified, but that transaction is not yet older than every running one
+                # (see sql/0019): look again soon rather than at the next poll.
+                await asyncio.sleep(delay)
+                delay *= 2
+                self._wake.set()
+            else:
+                self._awaited_id = min(self._awaited_id, self._seen_id)
+                delay = 0.005
+
+    async def _read_all(self) -> None:
+        """Reads everything after the head and offers it to every subscriber."""
+        while True:
+            rows = await self.engine.store.read_events(self.head, None, None, BATCH)
+            for row in rows:
+                event = Event.from_row(row)
+                for sub in list(self._subscribers):
+                    sub.offer(event)
+                self._seen_id = max(self._seen_id, event.id)
+            if rows:
+                self.head = max(self.head, (int(rows[-1]["tx_id"]), int(rows[-1]["event_id"])))
+            if len(rows) < BATCH:
+                return
+
+    async def close(self) -> None:
+        self._subscribers.clear()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+_hubs: weakref.WeakKeyDictionary[AsyncEngine, EventHub] = weakref.WeakKeyDictionary()
+
+
+def hub_for(engine: AsyncEngine) -> EventHub:
+    hub = _hubs.get(engine)
+    if hub is None:
+        hub = _hubs[engine] = EventHub(engine)
+    return hub
