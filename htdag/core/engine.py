@@ -111,12 +111,18 @@ class AsyncEngine:
     # runs --------------------------------------------------------------------
 
     async def start(self, flow: FlowRef, input: Any = None, *,
-                    parent_run_id: RunId | None = None) -> AsyncRun:
-        """Starts a run of ``flow`` (a Flow, or the name or hash of a stored one)."""
+                    parent_run_id: RunId | None = None, parent_task_id: int | None = None,
+                    max_depth: int = 10, max_tasks: int | None = None) -> AsyncRun:
+        """Starts a run of ``flow`` (a Flow, or the name or hash of a stored one).
+
+        A child run names its parent (and the task waiting for it, if any); it
+        may be at most ``max_depth`` levels below its root. ``max_tasks`` caps
+        the tasks of a root run and all its descendants."""
         payload = _input_json(input)
         flow_hash = await self._flow_hash(flow)
         parent = _run_uuid(parent_run_id) if parent_run_id is not None else None
-        run_id = await self.store.start_run(flow_hash, payload, parent)
+        run_id = await self.store.start_run(flow_hash, payload, parent, parent_task_id,
+                                            max_depth, max_tasks)
         return AsyncRun(self, run_id)
 
     async def run(self, flow: FlowRef, input: Any = None, *,

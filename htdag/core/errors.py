@@ -104,6 +104,10 @@ class NonRetryableError(HtdagError):
     """Raise this from a handler to fail the task at once, without retries."""
 
 
+class SubgoalLimitError(NonRetryableError):
+    """A subgoal would exceed the depth limit or the task budget of its root run."""
+
+
 class TaskCancelled(HtdagError):
     """The task's run was cancelled; the handler should stop."""
 
@@ -128,6 +132,9 @@ def from_db_error(error: Exception) -> Exception:
         return UnknownFlowError(f"{message}: store it with engine.start(flow) or check the name")
     if sqlstate == "HT002":
         return UnknownRunError(f"{message}: check the id with engine.list_runs()")
+    if sqlstate == "HT003":
+        hint = getattr(diag, "message_hint", None)
+        return SubgoalLimitError(f"{message}; {hint}" if hint else message)
     if sqlstate == "22P02" and "uuid" in message:
         return UnknownRunError(f"{message}: a run id is a UUID")
     return error

@@ -29,7 +29,11 @@ class Run(SQLModel, table=True):
     error: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
     remaining_steps: int
     parent_run_id: uuid.UUID | None = None
+    parent_task_id: int | None = None
     root_run_id: uuid.UUID
+    depth: int = 0
+    max_tasks: int | None = None
+    tasks_created: int = 0
     started_at: datetime
     completed_at: datetime | None = None
     failed_at: datetime | None = None
@@ -83,6 +87,7 @@ class Task(SQLModel, table=True):
     lease_expires_at: datetime | None = None
     output: Any = Field(default=None, sa_column=Column(JSONB))
     error: str | None = None
+    waiting_for_run_id: uuid.UUID | None = None
 
 
 class WorkerInfo(SQLModel, table=True):

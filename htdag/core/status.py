@@ -27,6 +27,7 @@ class StepStatus(StrEnum):
 class TaskStatus(StrEnum):
     QUEUED = "queued"
     STARTED = "started"
+    WAITING = "waiting"  # for the child run its handler started
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"

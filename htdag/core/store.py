@@ -87,9 +87,11 @@ class Store:
     # runs ------------------------------------------------------------------
 
     async def start_run(self, flow_hash: str, input_json: str,
-                        parent_run_id: uuid.UUID | None = None) -> uuid.UUID:
-        run_id = await self._value("select htdag.start_run(%s, %s::jsonb, %s)",
-                                   (flow_hash, input_json, parent_run_id))
+                        parent_run_id: uuid.UUID | None = None, parent_task_id: int | None = None,
+                        max_depth: int = 10, max_tasks: int | None = None) -> uuid.UUID:
+        run_id = await self._value(
+            "select htdag.start_run(%s, %s::jsonb, %s, %s, %s, %s)",
+            (flow_hash, input_json, parent_run_id, parent_task_id, max_depth, max_tasks))
         assert isinstance(run_id, uuid.UUID)
         return run_id
 
@@ -177,6 +179,12 @@ class Store:
         return set(await self._value(
             "select htdag.extend_leases(%s, %s, %s, %s)",
             (worker_id, [t for t, _ in held], [k for _, k in held], lease_seconds)))
+
+    async def wait_for_runs(self, waits: Sequence[tuple[int, uuid.UUID, uuid.UUID]]) -> list[int]:
+        """(task id, claim token, child run id): the tasks wait for their child runs."""
+        return list(await self._value(
+            "select htdag.wait_for_runs(%s, %s, %s)",
+            ([t for t, _, _ in waits], [k for _, k, _ in waits], [r for _, _, r in waits])))
 
     async def release_tasks(self, held: Sequence[tuple[int, uuid.UUID]]) -> list[int]:
         return list(await self._value(

@@ -85,9 +85,10 @@ class Engine:
     def store_flow(self, flow: Any) -> str:
         return portal().call(self.aio.store_flow(flow))
 
-    def start(self, flow: FlowRef, input: Any = None, *,
-              parent_run_id: RunId | None = None) -> Run:
-        return Run(portal().call(self.aio.start(flow, input, parent_run_id=parent_run_id)))
+    def start(self, flow: FlowRef, input: Any = None, *, parent_run_id: RunId | None = None,
+              max_depth: int = 10, max_tasks: int | None = None) -> Run:
+        return Run(portal().call(self.aio.start(flow, input, parent_run_id=parent_run_id,
+                                                max_depth=max_depth, max_tasks=max_tasks)))
 
     def run(self, flow: FlowRef, input: Any = None, *, timeout: float | None = None) -> Any:
         return portal().call(self.aio.run(flow, input, timeout=timeout))

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from ._threads import DaemonThreads
-from .context import TaskContext
+from .context import TaskContext, WaitForRun
 from .definitions import Flow, HandlerFn
 from .errors import HtdagError, NonRetryableError, TaskCancelled
 from .store import ClaimedTask, Completion, Failure
@@ -89,6 +89,7 @@ class Worker:
         poll_interval: float = 1.0,
         shutdown_timeout: float = 30.0,
         max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
+        max_depth: int = 10,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -105,11 +106,13 @@ class Worker:
         self.poll_interval = poll_interval
         self.shutdown_timeout = shutdown_timeout
         self.max_output_bytes = max_output_bytes
+        self.max_depth = max_depth
         self._takes_ctx = {name: _takes_context(fn) for name, fn in self.handlers.items()}
         self._is_async = {name: _is_async(fn) for name, fn in self.handlers.items()}
         self._running: dict[int, _Running] = {}
         self._done: list[Completion] = []
         self._failed: list[Failure] = []
+        self._waits: list[tuple[int, uuid.UUID, uuid.UUID]] = []
         self._wakeup = asyncio.Event()
         self._check_leases = asyncio.Event()
         self._want_claim = True
@@ -166,10 +169,12 @@ class Worker:
             self._wakeup.clear()
             if self._stopping:
                 deadline = deadline or time.monotonic() + self.shutdown_timeout
-                if not self._running and not self._done and not self._failed:
+                if not (self._running or self._done or self._failed or self._waits):
                     return
                 if time.monotonic() > deadline:
                     return
+            if self._waits and not await self._flush_waits():
+                continue
             completions = bool(self._done or self._failed)
             free = self.concurrency - len(self._running)
             limit = free if (self._want_claim or completions) and not self._stopping else 0
@@ -210,6 +215,19 @@ class Worker:
             except TimeoutError:
                 self._want_claim = True
 
+    async def _flush_waits(self) -> bool:
+        """Tasks whose handlers started child runs now wait for them (rare: one call)."""
+        waits, self._waits = self._waits, []
+        try:
+            await self.engine.store.wait_for_runs(waits)
+        except _TRANSIENT as exc:
+            self._waits[:0] = waits
+            log.warning("worker %s: cannot record waiting tasks (%s); retrying", self.worker_id,
+                        exc)
+            await asyncio.sleep(0.2)
+            return False
+        return True
+
     async def _report_one_by_one(self, done: list[Completion], failed: list[Failure]) -> None:
         store = self.engine.store
         for completion in done:
@@ -240,6 +258,8 @@ class Worker:
         held = [(r.task.task_id, r.task.claim_token) for r in leftover]
         store = self.engine.store
         steps: list[tuple[str, Any]] = []
+        if self._waits:
+            steps.append(("record waiting tasks", store.wait_for_runs(self._waits)))
         if self._done or self._failed:
             steps.append(("report results", store.exchange(
                 self.worker_id, self._done, self._failed, 0, list(self.handlers),
@@ -307,15 +327,16 @@ class Worker:
     def _start(self, task: ClaimedTask) -> None:
         ctx = TaskContext(run_id=task.run_id, step=task.step_name, task_index=task.task_index,
                           attempt=task.attempt, task_id=task.task_id, engine=self.engine,
-                          logger=log.getChild(task.handler))
+                          logger=log.getChild(task.handler), max_depth=self.max_depth,
+                          loop=asyncio.get_running_loop())
         job = asyncio.get_running_loop().create_task(self._execute(task, ctx))
         self._running[task.task_id] = _Running(task, ctx, job)
 
     async def _execute(self, task: ClaimedTask, ctx: TaskContext) -> None:
-        outcome: Completion | Failure | None = None
+        outcome: Completion | Failure | WaitForRun | None = None
         try:
             result = await self._call(task, ctx)
-            outcome = self._completion(task, result)
+            outcome = result if isinstance(result, WaitForRun) else self._completion(task, result)
         except asyncio.CancelledError:
             outcome = None  # abandoned or shutting down: the database decides what happens
         except TimeoutError:
@@ -332,7 +353,9 @@ class Worker:
             if r is not None and not r.abandoned:
                 del self._running[task.task_id]
                 if outcome is not None:
-                    if isinstance(outcome, Completion):
+                    if isinstance(outcome, WaitForRun):
+                        self._waits.append((task.task_id, task.claim_token, outcome.run_id))
+                    elif isinstance(outcome, Completion):
                         self._done.append(outcome)
                         self.tasks_completed += 1
                     else:

@@ -6,7 +6,9 @@ create schema if not exists htdag;
 
 create type htdag.run_status as enum ('running', 'completed', 'failed', 'cancelled');
 create type htdag.step_status as enum ('created', 'started', 'completed', 'failed', 'cancelled');
-create type htdag.task_status as enum ('queued', 'started', 'completed', 'failed', 'cancelled');
+-- waiting: the task's handler started a child run and its output will be the child's.
+create type htdag.task_status as enum ('queued', 'started', 'waiting', 'completed', 'failed',
+                                       'cancelled');
 create type htdag.step_kind as enum ('single', 'map');
 
 -- Definitions: a flow is stored once per content hash.
@@ -56,7 +58,11 @@ create table htdag.runs (
     error jsonb,
     remaining_steps int not null check (remaining_steps >= 0),
     parent_run_id uuid references htdag.runs (run_id),
+    parent_task_id bigint,  -- the task whose handler started this run (a subgoal)
     root_run_id uuid not null,
+    depth int not null default 0 check (depth >= 0),  -- 0 for a root run
+    max_tasks int check (max_tasks >= 1),  -- on a root run: the task budget of its tree
+    tasks_created int not null default 0,  -- on a root run: tasks created in its tree
     started_at timestamptz not null default now(),
     completed_at timestamptz,
     failed_at timestamptz,
@@ -125,8 +131,11 @@ create table htdag.tasks (
     error text,
     unique (run_id, step_name, task_index),
     foreign key (run_id, step_name) references htdag.step_states (run_id, step_name) on delete cascade,
+    waiting_for_run_id uuid,
     constraint started_has_lease check (
-        (status = 'started') = (claim_token is not null and lease_expires_at is not null)),
+        (status = 'started') = (lease_expires_at is not null)
+        and (status in ('started', 'waiting')) = (claim_token is not null)),
+    constraint waiting_has_child check (status <> 'waiting' or waiting_for_run_id is not null),
     constraint attempts_within_limit check (attempts_count <= max_attempts),
     constraint completed_has_output check (
         (status = 'completed') = (completed_at is not null) and (status <> 'completed' or output is not null)),

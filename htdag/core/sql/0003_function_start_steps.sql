@@ -44,6 +44,13 @@ begin
         set status = 'started', started_at = now(), remaining_tasks = v_count, initial_tasks = v_count
         where run_id = p_run_id and step_name = v_step.step_name;
 
+        if v_count > 0 and not htdag._take_task_budget(v_run.root_run_id, v_count) then
+            perform htdag._fail_run(p_run_id, v_step.step_name, null, format(
+                'task budget exceeded: step %L needs %s tasks, over the maximum for its root '
+                'run %s; raise max_tasks or plan a smaller graph',
+                v_step.step_name, v_count, v_run.root_run_id));
+            return;
+        end if;
         if v_count = 0 then
             perform htdag._complete_step(p_run_id, v_step.step_name, '[]'::jsonb);
         else

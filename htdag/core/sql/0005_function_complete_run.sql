@@ -16,5 +16,6 @@ begin
                               where d.flow_hash = ss.flow_hash and d.dep_name = ss.step_name))
     where r.run_id = p_run_id and r.status = 'running';
     perform pg_notify('htdag_run', p_run_id::text || ':completed');
+    perform htdag._resume_parent_task(p_run_id);
 end;
 $$;

@@ -20,5 +20,6 @@ begin
     where run_id = p_run_id and step_name = p_step_name and status in ('created', 'started');
     perform htdag._cancel_outstanding(p_run_id);
     perform pg_notify('htdag_run', p_run_id::text || ':failed');
+    perform htdag._resume_parent_task(p_run_id);
 end;
 $$;

@@ -10,7 +10,7 @@ declare
 begin
     update htdag.tasks
     set status = 'cancelled', cancelled_at = now(), claim_token = null, lease_expires_at = null
-    where run_id = p_run_id and status in ('queued', 'started');
+    where run_id = p_run_id and status in ('queued', 'started', 'waiting');
     update htdag.step_states
     set status = 'cancelled', cancelled_at = now()
     where run_id = p_run_id and status in ('created', 'started');

@@ -33,7 +33,8 @@ begin
         set status = 'completed', completed_at = now(), output = b.output,
             claim_token = null, lease_expires_at = null
         from unnest(p_task_ids, p_tokens, p_outputs) as b(task_id, token, output)
-        where t.task_id = b.task_id and t.claim_token = b.token and t.status = 'started'
+        where t.task_id = b.task_id and t.claim_token = b.token
+          and t.status in ('started', 'waiting')
         returning t.*
     ), recorded as (
         insert into htdag.attempts (task_id, attempt, run_id, step_name, handler, worker_id,

@@ -12,7 +12,8 @@ declare
     v_task htdag.tasks;
     v_delay double precision;
 begin
-    select * into v_task from htdag.tasks where task_id = p_task_id and status = 'started';
+    select * into v_task from htdag.tasks
+    where task_id = p_task_id and status in ('started', 'waiting');
     if not found then
         return false;
     end if;

@@ -16,7 +16,7 @@ begin
         select t.task_id, b.error, b.retryable
         from unnest(p_task_ids, p_tokens, p_errors, p_retryable) as b(task_id, token, error, retryable)
         join htdag.tasks t on t.task_id = b.task_id and t.claim_token = b.token
-                          and t.status = 'started'
+                          and t.status in ('started', 'waiting')
         order by t.run_id, t.task_id
         for update of t
     loop

@@ -27,6 +27,7 @@ begin
     end if;
     perform htdag._cancel_outstanding(p_run_id);
     perform pg_notify('htdag_run', p_run_id::text || ':cancelled');
+    perform htdag._resume_parent_task(p_run_id);
     return v_status;
 end;
 $$;
