@@ -108,10 +108,12 @@ class Flow:
     ... def square(x): return x * x
     """
 
-    def __init__(self, name: str, steps: Iterable[Step] = ()) -> None:
+    def __init__(self, name: str, steps: Iterable[Step] = (), *, output: str | None = None
+                 ) -> None:
         if not isinstance(name, str) or not name.strip():
             raise InvalidFlow("a flow needs a non-empty name")
         self.name = name
+        self.output = output  # the step whose output is the run's; default: the leaves by name
         self._steps: dict[str, Step] = {}
         for s in steps:
             self._add(s)
@@ -213,6 +215,10 @@ class Flow:
         cycle = find_cycle({n: s.depends_on for n, s in self._steps.items()})
         if cycle:
             raise FlowCycleError(cycle)
+        if self.output is not None and self.output not in self._steps:
+            raise UnknownDependencyError(
+                f"flow {self.name!r}: output names step {self.output!r}, which it does not "
+                f"define; known steps: {sorted(self._steps)}")
 
     def topological_order(self) -> list[Step]:
         """Steps ordered so that every step comes after its dependencies."""
@@ -230,7 +236,11 @@ class Flow:
 
     def to_definition(self) -> dict[str, Any]:
         """The canonical JSON form: what is stored and hashed."""
-        return {"name": self.name, "steps": [s.to_definition() for s in self.topological_order()]}
+        definition: dict[str, Any] = {
+            "name": self.name, "steps": [s.to_definition() for s in self.topological_order()]}
+        if self.output is not None:
+            definition["output"] = self.output
+        return definition
 
     @property
     def hash(self) -> str:
@@ -257,7 +267,7 @@ class Flow:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or 'flow'}: {e['msg']}" for e in exc.errors())
             raise InvalidFlow(f"flow JSON is invalid: {problems}") from None
-        flow = cls(spec.name)
+        flow = cls(spec.name, output=spec.output)
         for s in spec.steps:
             fn = (handlers or {}).get(s.handler)
             step = Step(name=s.name, handler=s.handler, depends_on=tuple(s.depends_on),
@@ -272,7 +282,7 @@ class Flow:
         for s in self._steps.values():
             extra = overrides.get(s.name)
             steps.append(replace(s, options=replace(s.options, **extra)) if extra else s)
-        return Flow(self.name, steps)
+        return Flow(self.name, steps, output=self.output)
 
     def __repr__(self) -> str:
         return f"Flow({self.name!r}, steps={list(self._steps)})"
@@ -304,6 +314,7 @@ class _FlowSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1)
     steps: list[_StepSpec] = Field(min_length=1)
+    output: str | None = None
 
 
 def find_cycle(graph: Mapping[str, Iterable[str]]) -> list[str] | None:

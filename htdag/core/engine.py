@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Self
 
 import psycopg
@@ -60,6 +61,7 @@ class AsyncEngine:
         self.store = Store(db)
         self._stored_flows: set[str] = set()
         self._listener: Listener | None = None
+        self._on_close: list[Callable[[], Awaitable[Any]]] = []
 
     @classmethod
     async def connect(cls, url: str | None = None, *, pool_size: int = 10) -> AsyncEngine:
@@ -67,7 +69,17 @@ class AsyncEngine:
         server) and brings the schema up to date."""
         return cls(await Database.open(url, max_size=pool_size))
 
+    def on_close(self, callback: Callable[[], Awaitable[Any]]) -> None:
+        """Runs ``callback`` when the engine closes (before its connections go)."""
+        self._on_close.append(callback)
+
     async def close(self) -> None:
+        callbacks, self._on_close = self._on_close, []
+        for callback in reversed(callbacks):
+            try:
+                await callback()
+            except Exception:
+                logging.getLogger("htdag.engine").exception("an on_close callback failed")
         if self._listener is not None:
             await self._listener.close()
         await self.db.close()

@@ -1,0 +1,28 @@
+-- Records a decomposition and its decomposition.completed event.
+create or replace function htdag.record_decomposition(
+    p_goal text, p_decomposer text, p_graph jsonb, p_duration_ms double precision,
+    p_run_id uuid, p_parent_run_id uuid)
+returns bigint
+language plpgsql
+set search_path = ''
+as $$
+declare
+    v_id bigint;
+    v_root uuid;
+begin
+    insert into htdag.decompositions (goal, decomposer, graph, tasks, duration_ms, run_id,
+                                      parent_run_id)
+    values (p_goal, p_decomposer, p_graph, jsonb_array_length(p_graph -> 'tasks'),
+            p_duration_ms, p_run_id, p_parent_run_id)
+    returning decomposition_id into v_id;
+    select root_run_id into v_root from htdag.runs where run_id = p_run_id;
+    insert into htdag.events (kind, run_id, root_run_id, data)
+    values ('decomposition.completed', p_run_id, v_root,
+            jsonb_build_object('decomposition_id', v_id, 'decomposer', p_decomposer,
+                               'goal', left(p_goal, 200),
+                               'tasks', jsonb_array_length(p_graph -> 'tasks'),
+                               'duration_ms', round(p_duration_ms::numeric, 2),
+                               'parent_run_id', p_parent_run_id));
+    return v_id;
+end;
+$$;

@@ -1,0 +1,203 @@
+"""Registered handlers: the only code a task graph can call. A handler is a
+Python callable (sync or async) with a name, a description and a parameter
+schema from its type hints; the catalogue of them is what decomposers plan
+over. Nothing a planner writes is ever executed as code."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar, get_type_hints
+
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+
+from .core.context import TaskContext
+from .core.errors import HtdagError, NonRetryableError, UnknownHandlerError
+from .graph import resolve
+
+F = TypeVar("F", bound=Callable[..., Any])
+MAP_PREFIX = "map:"  # the engine handler of a map task: one element at a time
+
+
+class HandlerRegistrationError(HtdagError, ValueError):
+    """A handler cannot be registered as given."""
+
+
+@dataclass(frozen=True)
+class HandlerSpec:
+    name: str
+    description: str
+    fn: Callable[..., Any]
+    params_model: type[BaseModel]
+    takes_ctx: bool
+    is_async: bool
+
+    @property
+    def schema(self) -> dict[str, Any]:
+        return self.params_model.model_json_schema()
+
+    def catalogue_entry(self) -> dict[str, Any]:
+        return {"name": self.name, "description": self.description, "parameters": self.schema}
+
+    def validate(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            model = self.params_model.model_validate(dict(params))
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                                 for e in exc.errors())
+            raise NonRetryableError(f"handler {self.name!r} got bad params: {problems}") from None
+        return {k: getattr(model, k) for k in type(model).model_fields}
+
+
+def _params_model(name: str, fn: Callable[..., Any]) -> tuple[type[BaseModel], bool]:
+    try:
+        hints = get_type_hints(fn)
+    except Exception as exc:  # noqa: BLE001 - any failure to read hints is one error
+        raise HandlerRegistrationError(
+            f"handler {name!r}: cannot read its type hints ({exc})") from None
+    fields: dict[str, Any] = {}
+    takes_ctx = False
+    for param in inspect.signature(fn).parameters.values():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            raise HandlerRegistrationError(
+                f"handler {name!r}: *args/**kwargs give no schema; name each parameter")
+        annotation = hints.get(param.name, Any)
+        if param.name == "ctx" or annotation is TaskContext:
+            takes_ctx = True
+            continue
+        default = ... if param.default is param.empty else param.default
+        fields[param.name] = (annotation, default)
+    model = create_model(f"{name.replace('.', '_')}_params",
+                         __config__=ConfigDict(extra="forbid"), **fields)
+    return model, takes_ctx
+
+
+class HandlerRegistry:
+    """Handlers by name. ``htdag.handler`` registers into the default one."""
+
+    def __init__(self) -> None:
+        self._specs: dict[str, HandlerSpec] = {}
+
+    def register(self, fn: Callable[..., Any], name: str | None = None,
+                 description: str | None = None) -> HandlerSpec:
+        hname = name or fn.__name__
+        if not hname or hname.startswith(MAP_PREFIX):
+            raise HandlerRegistrationError(f"handler name {hname!r} is not allowed")
+        existing = self._specs.get(hname)
+        if existing is not None and existing.fn is not fn:
+            raise HandlerRegistrationError(
+                f"a different function is already registered as {hname!r}; choose another name")
+        model, takes_ctx = _params_model(hname, fn)
+        doc = description or inspect.getdoc(fn) or ""
+        spec = HandlerSpec(hname, doc.strip(), fn, model, takes_ctx,
+                           inspect.iscoroutinefunction(fn))
+        self._specs[hname] = spec
+        return spec
+
+    def handler(self, name: str | None = None, *, description: str | None = None
+                ) -> Callable[[F], F]:
+        def register(fn: F) -> F:
+            self.register(fn, name, description)
+            return fn
+        return register
+
+    def get(self, name: str) -> HandlerSpec:
+        try:
+            return self._specs[name]
+        except KeyError:
+            raise UnknownHandlerError(f"no handler is registered as {name!r}; registered: "
+                                      f"{sorted(self._specs)}") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._specs)
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def names(self) -> list[str]:
+        return sorted(self._specs)
+
+    def catalogue(self) -> list[dict[str, Any]]:
+        """Name, description and JSON schema of every handler: what planners see."""
+        return [self._specs[n].catalogue_entry() for n in sorted(self._specs)]
+
+    def merged(self, other: HandlerRegistry | Mapping[str, Callable[..., Any]] | None
+               ) -> HandlerRegistry:
+        """This registry plus ``other`` (a registry, or a name -> function mapping)."""
+        result = HandlerRegistry()
+        result._specs.update(self._specs)
+        if isinstance(other, HandlerRegistry):
+            result._specs.update(other._specs)
+        elif other:
+            for n, fn in other.items():
+                result.register(fn, n)
+        return result
+
+    def engine_handlers(self) -> dict[str, Callable[..., Any]]:
+        """What a worker runs: for each handler, one engine handler for single
+        tasks and one (``map:<name>``) for map tasks. Both resolve the task's
+        params against its dependencies' outputs, validate them, and call it."""
+        found: dict[str, Callable[..., Any]] = {}
+        for spec in self._specs.values():
+            found[spec.name] = _single_task_handler(spec)
+            found[MAP_PREFIX + spec.name] = _map_task_handler(spec)
+        return found
+
+
+def _call(spec: HandlerSpec, params: dict[str, Any], ctx: TaskContext) -> Any:
+    args = spec.validate(params)
+    if spec.takes_ctx:
+        args["ctx"] = ctx
+    return spec.fn(**args)
+
+
+def _params_for(inp: Mapping[str, Any], step: str) -> dict[str, Any]:
+    run = inp.get("run") or {}
+    params = (run.get("params") or {}).get(step, {})
+    outputs = {k: v for k, v in inp.items() if k != "run"}
+    return dict(resolve(params, outputs))
+
+
+def _single_task_handler(spec: HandlerSpec) -> Callable[..., Any]:
+    if spec.is_async:
+        async def run_async(inp: dict[str, Any], ctx: TaskContext) -> Any:
+            return await _call(spec, _params_for(inp, ctx.step), ctx)
+        run_async.__name__ = spec.name
+        return run_async
+
+    def run_sync(inp: dict[str, Any], ctx: TaskContext) -> Any:
+        return _call(spec, _params_for(inp, ctx.step), ctx)
+    run_sync.__name__ = spec.name
+    return run_sync
+
+
+def _map_task_handler(spec: HandlerSpec) -> Callable[..., Any]:
+    # A map task's element arrives as {"item": ..., "params": ..., "param": name}
+    # (built by the items step the FlowBuilder adds in front of it).
+    def params_of(element: Mapping[str, Any]) -> dict[str, Any]:
+        return {**element["params"], element["param"]: element["item"]}
+
+    if spec.is_async:
+        async def run_async(element: dict[str, Any], ctx: TaskContext) -> Any:
+            return await _call(spec, params_of(element), ctx)
+        return run_async
+
+    def run_sync(element: dict[str, Any], ctx: TaskContext) -> Any:
+        return _call(spec, params_of(element), ctx)
+    return run_sync
+
+
+default_registry = HandlerRegistry()
+
+
+def handler(name: str | None = None, *, description: str | None = None) -> Callable[[F], F]:
+    """Registers a function as a handler that task graphs can call::
+
+        @htdag.handler("search", description="Finds sources on a topic")
+        async def search(topic: str, limit: int = 5) -> list[str]: ...
+    """
+    return default_registry.handler(name, description=description)
