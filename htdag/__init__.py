@@ -1,5 +1,14 @@
 """htdag: goal-driven agent orchestration on a durable PostgreSQL DAG engine."""
 
+from .composer import (
+    ComposeResult,
+    acompose_from_goal,
+    acompose_from_task_graph,
+    acompose_multiple_workflows,
+    compose_from_goal,
+    compose_from_task_graph,
+    compose_multiple_workflows,
+)
 from .core.context import TaskContext
 from .core.definitions import Flow, Step, StepOptions
 from .core.engine import AsyncEngine, AsyncRun
@@ -17,11 +26,17 @@ from .core.errors import (
 from .core.status import RunStatus, StepStatus, TaskStatus
 from .core.sync import Engine, Run, aconnect, connect
 from .core.worker import Worker
+from .graph import GraphError, TaskGraph
+from .handlers import handler
 from .notifications import Event, EventKind, alisten, get_recent_events, listen
 
 __version__ = "0.1.0"
 
 __all__ = [
+    # goals
+    "compose_from_goal", "acompose_from_goal", "compose_from_task_graph",
+    "acompose_from_task_graph", "compose_multiple_workflows", "acompose_multiple_workflows",
+    "ComposeResult", "TaskGraph", "GraphError", "handler",
     # connect and run
     "connect", "aconnect", "Engine", "AsyncEngine", "Run", "AsyncRun",
     # define

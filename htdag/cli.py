@@ -115,6 +115,35 @@ async def _demo(args: argparse.Namespace) -> None:
         await engine.close()
 
 
+async def _run_goal(args: argparse.Namespace) -> None:
+    from .composer import acompose_from_goal, configure
+    from .examples import example_handlers
+    from .handlers import default_registry
+    from .progress import ProgressPrinter, follow_run, run_tree, summarize_output, timeline
+
+    handlers = example_handlers.merged(default_registry)
+    if args.modules:
+        handlers = handlers.merged(load_handlers(args.modules))
+    configure(handlers=handlers)
+    started = time.perf_counter()
+    engine = await AsyncEngine.connect(args.url)
+    try:
+        print(f"database: {_where(engine.url)}")
+        result = await acompose_from_goal(args.goal, engine=engine, handlers=handlers,
+                                          wait=False)
+        await follow_run(engine, result.run_id, ProgressPrinter())
+        try:
+            output = await engine.wait(result.run_id, timeout=args.timeout)
+        finally:
+            if args.timeline:
+                print("\ntimeline:")
+                print(timeline(await run_tree(engine, result.run_id)))
+        print("\nresult:", summarize_output(output))
+        print(f"done in {time.perf_counter() - started:.2f}s (run {result.run_id})")
+    finally:
+        await engine.close()
+
+
 def _where(url: str) -> str:
     from .core.db import redact
 
@@ -213,6 +242,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--documents", type=int, default=24)
     d.add_argument("-c", "--concurrency", type=int, default=8)
 
+    g = sub.add_parser("run", help="plan a goal into a task graph, run it, show its progress")
+    g.add_argument("goal", help='the goal in words, e.g. "compare postgres with redis"')
+    g.add_argument("modules", nargs="*", help="modules or files with more handlers")
+    g.add_argument("--timeout", type=float, default=300)
+    g.add_argument("--no-timeline", dest="timeline", action="store_false")
+
     r = sub.add_parser("runs", help="list runs")
     r.add_argument("--status", choices=[s.value for s in RunStatus])
     r.add_argument("--flow")
@@ -244,8 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    commands = {"worker": _worker, "demo": _demo, "runs": _runs, "status": _status,
-                "cancel": _cancel, "events": _events, "prune-events": _prune}
+    commands = {"worker": _worker, "demo": _demo, "run": _run_goal, "runs": _runs,
+                "status": _status, "cancel": _cancel, "events": _events, "prune-events": _prune}
     try:
         if args.command == "db":
             _db(args)
