@@ -33,6 +33,7 @@ def build_flow(graph: TaskGraph, *, options: StepOverrides | None = None,
     output = graph.output or (leaves[0] if len(leaves) == 1 else None)
     flow = Flow(name or "graph", output=output)
     params: dict[str, Any] = {}
+    descriptions: dict[str, str] = {}
     overrides = options or {}
     for task in _ordered(graph):
         deps = sorted(task.dependencies())
@@ -49,12 +50,14 @@ def build_flow(graph: TaskGraph, *, options: StepOverrides | None = None,
             items = _items_step(task.id)
             flow.add_step(items, MAP_ITEMS, depends_on=deps)
             params[items] = {"source": task.map_over, "params": task_params,
-                             "param": task.map_param}
+                             "param": task.map_param, "description": task.description}
             flow.add_step(task.id, MAP_PREFIX + handler, depends_on=[items], map=True, **opts)
         else:
             flow.add_step(task.id, handler, depends_on=deps, **opts)
             params[task.id] = task_params
-    return flow, {"goal": graph.goal, "params": params}
+            if task.description:
+                descriptions[task.id] = task.description
+    return flow, {"goal": graph.goal, "params": params, "descriptions": descriptions}
 
 
 def _ordered(graph: TaskGraph) -> list[Any]:
@@ -79,7 +82,9 @@ def map_items(inp: dict[str, Any], ctx: TaskContext) -> list[dict[str, Any]]:
             f"map_over {spec['source']!r} gave {type(source).__name__}, not a list; "
             "reference a list output")
     params = resolve(spec["params"], outputs)
-    return [{"item": item, "params": params, "param": spec["param"]} for item in source]
+    description = spec.get("description", "")
+    return [{"item": item, "params": params, "param": spec["param"], "description": description}
+            for item in source]
 
 
 def planning_handlers(registry: HandlerRegistry,

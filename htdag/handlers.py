@@ -148,7 +148,10 @@ class HandlerRegistry:
         return found
 
 
-def _call(spec: HandlerSpec, params: dict[str, Any], ctx: TaskContext) -> Any:
+def _call(spec: HandlerSpec, params: dict[str, Any], ctx: TaskContext,
+          description: str = "") -> Any:
+    if "task_description" in spec.params_model.model_fields and "task_description" not in params:
+        params = {**params, "task_description": description}
     args = spec.validate(params)
     if spec.takes_ctx:
         args["ctx"] = ctx
@@ -162,15 +165,20 @@ def _params_for(inp: Mapping[str, Any], step: str) -> dict[str, Any]:
     return dict(resolve(params, outputs))
 
 
+def _description(inp: Mapping[str, Any], step: str) -> str:
+    return str(((inp.get("run") or {}).get("descriptions") or {}).get(step, ""))
+
+
 def _single_task_handler(spec: HandlerSpec) -> Callable[..., Any]:
     if spec.is_async:
         async def run_async(inp: dict[str, Any], ctx: TaskContext) -> Any:
-            return await _call(spec, _params_for(inp, ctx.step), ctx)
+            return await _call(spec, _params_for(inp, ctx.step), ctx,
+                               _description(inp, ctx.step))
         run_async.__name__ = spec.name
         return run_async
 
     def run_sync(inp: dict[str, Any], ctx: TaskContext) -> Any:
-        return _call(spec, _params_for(inp, ctx.step), ctx)
+        return _call(spec, _params_for(inp, ctx.step), ctx, _description(inp, ctx.step))
     run_sync.__name__ = spec.name
     return run_sync
 
@@ -183,15 +191,26 @@ def _map_task_handler(spec: HandlerSpec) -> Callable[..., Any]:
 
     if spec.is_async:
         async def run_async(element: dict[str, Any], ctx: TaskContext) -> Any:
-            return await _call(spec, params_of(element), ctx)
+            return await _call(spec, params_of(element), ctx, element.get("description", ""))
         return run_async
 
     def run_sync(element: dict[str, Any], ctx: TaskContext) -> Any:
-        return _call(spec, params_of(element), ctx)
+        return _call(spec, params_of(element), ctx, element.get("description", ""))
     return run_sync
 
 
 default_registry = HandlerRegistry()
+
+
+def _register_builtins() -> None:
+    from .llm import llm
+
+    default_registry.register(llm, "llm", "Ask a language model (litellm): the task's "
+                              "description is the instruction, inputs its material; "
+                              "complexity picks the model.")
+
+
+_register_builtins()
 
 
 def handler(name: str | None = None, *, description: str | None = None) -> Callable[[F], F]:
