@@ -5,12 +5,14 @@ over. Nothing a planner writes is ever executed as code."""
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any, TypeVar, get_type_hints
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic.fields import FieldInfo
 
 from .core.context import TaskContext
 from .core.errors import HtdagError, NonRetryableError, UnknownHandlerError
@@ -32,6 +34,14 @@ class HandlerSpec:
     params_model: type[BaseModel]
     takes_ctx: bool
     is_async: bool
+    # params_model's field names -> the handler's parameter names (their aliases)
+    param_names: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def parameters(self) -> list[str]:
+        """The handler's parameter names (what params are keyed by)."""
+        fields = self.params_model.model_fields
+        return [self.param_names.get(k, k) for k in fields]
 
     @property
     def schema(self) -> dict[str, Any]:
@@ -47,30 +57,64 @@ class HandlerSpec:
             problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
                                  for e in exc.errors())
             raise NonRetryableError(f"handler {self.name!r} got bad params: {problems}") from None
-        return {k: getattr(model, k) for k in type(model).model_fields}
+        names = self.param_names
+        return {names.get(k, k): getattr(model, k) for k in type(model).model_fields}
 
 
-def _params_model(name: str, fn: Callable[..., Any]) -> tuple[type[BaseModel], bool]:
+def _unwrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    return fn
+
+
+def _is_async(fn: Callable[..., Any]) -> bool:
+    """An async function (also behind functools.partial) or an object whose
+    ``__call__`` is one."""
+    target = _unwrap(fn)
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(target) or (
+        not inspect.isroutine(target)
+        and inspect.iscoroutinefunction(getattr(target, "__call__", None)))  # noqa: B004
+
+
+def _params_model(name: str, fn: Callable[..., Any]
+                  ) -> tuple[type[BaseModel], bool, dict[str, str]]:
+    # inspect.signature (not get_type_hints) reads the hints of any callable (functions,
+    # functools.partial, objects with __call__) and keeps Annotated metadata such as
+    # pydantic's Field(ge=1, description=...), which get_type_hints strips by default.
     try:
-        hints = get_type_hints(fn)
+        signature = inspect.signature(fn, eval_str=True)
     except Exception as exc:  # noqa: BLE001 - any failure to read hints is one error
         raise HandlerRegistrationError(
-            f"handler {name!r}: cannot read its type hints ({exc})") from None
+            f"handler {name!r}: cannot read its signature and type hints ({exc})") from None
     fields: dict[str, Any] = {}
+    names: dict[str, str] = {}
     takes_ctx = False
-    for param in inspect.signature(fn).parameters.values():
+    for param in signature.parameters.values():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             raise HandlerRegistrationError(
                 f"handler {name!r}: *args/**kwargs give no schema; name each parameter")
-        annotation = hints.get(param.name, Any)
+        if param.kind is param.POSITIONAL_ONLY:
+            raise HandlerRegistrationError(
+                f"handler {name!r}: parameter {param.name!r} is positional-only; params "
+                "are passed by name")
+        annotation = Any if param.annotation is param.empty else param.annotation
         if param.name == "ctx" or annotation is TaskContext:
             takes_ctx = True
             continue
         default = ... if param.default is param.empty else param.default
-        fields[param.name] = (annotation, default)
-    model = create_model(f"{name.replace('.', '_')}_params",
+        # Every field gets an internal name and the parameter's name as its alias, so a
+        # parameter may be called anything (json, schema, copy, model_x, _x, ...) without
+        # shadowing BaseModel's attributes; schemas and errors show the alias.
+        internal = f"p{len(fields)}"
+        if isinstance(default, FieldInfo):  # def f(n: int = Field(1, ge=0))
+            info = FieldInfo.merge_field_infos(default, Field(alias=param.name))
+        else:
+            info = Field(default, alias=param.name)
+        fields[internal] = (annotation, info)
+        names[internal] = param.name
+    model = create_model(f"{name.replace('.', '_').replace(':', '_')}_params",
                          __config__=ConfigDict(extra="forbid"), **fields)
-    return model, takes_ctx
+    return model, takes_ctx, names
 
 
 class HandlerRegistry:
@@ -81,17 +125,20 @@ class HandlerRegistry:
 
     def register(self, fn: Callable[..., Any], name: str | None = None,
                  description: str | None = None) -> HandlerSpec:
-        hname = name or fn.__name__
-        if not hname or hname.startswith(MAP_PREFIX):
+        hname = name or getattr(_unwrap(fn), "__name__", None)
+        if not hname:
+            raise HandlerRegistrationError(
+                f"{fn!r} has no __name__: register it with a name, "
+                "registry.register(fn, name='...')")
+        if not isinstance(hname, str) or hname.startswith(MAP_PREFIX):
             raise HandlerRegistrationError(f"handler name {hname!r} is not allowed")
         existing = self._specs.get(hname)
         if existing is not None and existing.fn is not fn:
             raise HandlerRegistrationError(
                 f"a different function is already registered as {hname!r}; choose another name")
-        model, takes_ctx = _params_model(hname, fn)
-        doc = description or inspect.getdoc(fn) or ""
-        spec = HandlerSpec(hname, doc.strip(), fn, model, takes_ctx,
-                           inspect.iscoroutinefunction(fn))
+        model, takes_ctx, names = _params_model(hname, fn)
+        doc = description or inspect.getdoc(_unwrap(fn)) or ""
+        spec = HandlerSpec(hname, doc.strip(), fn, model, takes_ctx, _is_async(fn), names)
         self._specs[hname] = spec
         return spec
 
@@ -150,7 +197,7 @@ class HandlerRegistry:
 
 def _call(spec: HandlerSpec, params: dict[str, Any], ctx: TaskContext,
           description: str = "") -> Any:
-    if "task_description" in spec.params_model.model_fields and "task_description" not in params:
+    if "task_description" in spec.parameters and "task_description" not in params:
         params = {**params, "task_description": description}
     args = spec.validate(params)
     if spec.takes_ctx:
@@ -208,6 +255,13 @@ def _register_builtins() -> None:
     default_registry.register(llm, "llm", "Ask a language model (litellm): the task's "
                               "description is the instruction, inputs its material; "
                               "complexity picks the model.")
+    default_registry.register(subgoal, "subgoal", "Plan a goal in words as a child graph and "
+                              "run it; the task's output is the child's.")
+
+
+async def subgoal(goal: str, ctx: TaskContext) -> Any:
+    """The built-in ``subgoal`` handler (a task of kind ``goal`` does the same)."""
+    return await ctx.submit_subgoal(goal)
 
 
 _register_builtins()

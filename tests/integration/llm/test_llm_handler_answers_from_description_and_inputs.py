@@ -75,3 +75,15 @@ async def test_an_llm_task_with_nothing_to_ask_fails_at_once(engine: AsyncEngine
     with pytest.raises(RunFailed, match="nothing to ask") as info:
         await acompose_from_task_graph(graph, engine=engine, handlers=registry(), timeout=30)
     assert "attempt 1 of" in info.value.error
+
+
+async def test_the_builtin_subgoal_handler_runs_a_goal_as_a_child(engine: AsyncEngine) -> None:
+    from htdag.examples import example_handlers
+
+    reg = example_handlers.merged({"subgoal": default_registry.get("subgoal").fn})
+    graph = {"tasks": [{"id": "sub", "handler": "subgoal",
+                        "params": {"goal": "research queues"}}]}
+    result = await acompose_from_task_graph(graph, engine=engine, handlers=reg, timeout=30)
+    assert result.output["topic"] == "queues"
+    children = await engine.list_runs(parent_run_id=result.run_id)
+    assert len(children) == 1 and children[0].depth == 1
