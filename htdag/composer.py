@@ -16,15 +16,15 @@ from .core import context as core_context
 from .core._portal import portal
 from .core.context import TaskContext, WaitForRun
 from .core.engine import AsyncEngine
-from .core.errors import RunFailed
+from .core.errors import NonRetryableError, RunCancelled, RunFailed, WaitTimeout
 from .core.status import RunStatus
 from .core.sync import Engine, connect
 from .core.worker import Worker
 from .decomposers.base import Decomposer, NoDecomposition
 from .decomposers.rules import RuleDecomposer
 from .flow_builder import StepOverrides, build_flow, planning_handlers
-from .graph import TaskGraph
-from .handlers import HandlerRegistry, default_registry
+from .graph import TaskGraph, resolve
+from .handlers import HandlerRegistrationError, HandlerRegistry, default_registry
 
 Handlers = HandlerRegistry | Mapping[str, Callable[..., Any]] | None
 
@@ -85,29 +85,49 @@ async def decompose(goal: str, planner: Planner, context: Mapping[str, Any] | No
 
 # in-process workers ---------------------------------------------------------------
 
+# An in-process worker runs the functions of one registry with one planner, so it
+# is keyed by their identity (two registries may use the same handler names).
+_WorkerKey = tuple[int, int, int]
 _engine_planners: weakref.WeakKeyDictionary[AsyncEngine, Planner] = weakref.WeakKeyDictionary()
-_local_workers: weakref.WeakKeyDictionary[AsyncEngine, dict[frozenset[str], Worker]] = (
-    weakref.WeakKeyDictionary())
+_local_workers: weakref.WeakKeyDictionary[
+    AsyncEngine, dict[_WorkerKey, tuple[Worker, HandlerRegistry]]] = weakref.WeakKeyDictionary()
+_worker_locks: weakref.WeakKeyDictionary[AsyncEngine, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
 async def ensure_worker(engine: AsyncEngine, planner: Planner, concurrency: int = 16) -> None:
     """Starts a worker in this process unless a live one serves these handlers."""
     _engine_planners[engine] = planner  # what ctx.submit_subgoal plans with here
-    handlers = planning_handlers(planner.registry, _subgoal_handler(planner))
-    needed = frozenset(handlers)
-    local = _local_workers.setdefault(engine, {})
-    if any(needed <= names for names in local):
-        return
-    now = datetime.now(UTC)
-    for w in await engine.list_workers():
-        alive = w.stopped_at is None and w.lost_at is None and \
-            (now - w.last_heartbeat_at).total_seconds() < w.lease_seconds
-        if alive and needed <= set(w.handlers):
+    key = (id(planner.registry), id(planner.decomposer), planner.max_depth)
+    lock = _worker_locks.setdefault(engine, asyncio.Lock())
+    async with lock:  # concurrent composes must not each start a worker
+        local = _local_workers.setdefault(engine, {})
+        if key in local:
             return
-    worker = engine.worker(handlers, concurrency=concurrency)
-    local[needed] = worker
-    task = asyncio.get_running_loop().create_task(worker.run(), name="htdag-local-worker")
-    engine.on_close(_stopper(worker, task))
+        _check_no_clash(planner.registry, [reg for _, reg in local.values()])
+        handlers = planning_handlers(planner.registry, _subgoal_handler(planner))
+        now = datetime.now(UTC)
+        for w in await engine.list_workers():
+            alive = w.stopped_at is None and w.lost_at is None and \
+                (now - w.last_heartbeat_at).total_seconds() < w.lease_seconds
+            if alive and set(handlers) <= set(w.handlers) and w.worker_id not in {
+                    lw.worker_id for lw, _ in local.values()}:
+                return
+        worker = engine.worker(handlers, concurrency=concurrency, max_depth=planner.max_depth)
+        local[key] = (worker, planner.registry)
+        task = asyncio.get_running_loop().create_task(worker.run(), name="htdag-local-worker")
+        engine.on_close(_stopper(worker, task))
+
+
+def _check_no_clash(registry: HandlerRegistry, others: list[HandlerRegistry]) -> None:
+    """Handler names are global in a database: any worker serving a name may run
+    any task calling it, so one process must not serve two functions under one name."""
+    for other in others:
+        for name in set(registry) & set(other):
+            if registry.get(name).fn is not other.get(name).fn:
+                raise HandlerRegistrationError(
+                    f"handler {name!r} is already served in this process by another function "
+                    "(from another registry); handler names are global in a database: "
+                    "give one of them another name")
 
 
 def _stopper(worker: Worker, task: asyncio.Task[None]) -> Callable[[], Any]:
@@ -125,10 +145,10 @@ async def acompose_from_task_graph(
         handlers: Handlers = None, options: StepOverrides | None = None, wait: bool = True,
         timeout: float | None = None, start_worker: bool = True,
         max_tasks: int | None = None, _decomposer: str = "given",
-        _decompose_ms: float = 0.0) -> ComposeResult:
+        _decompose_ms: float = 0.0, _planner_used: Planner | None = None) -> ComposeResult:
     """Builds, starts and (by default) waits for a task graph."""
-    planner = Planner(_planner.decomposer, _registry(handlers, _planner.registry),
-                      _planner.max_depth, max_tasks or _planner.max_tasks)
+    planner = _planner_used or Planner(_planner.decomposer, _registry(handlers, _planner.registry),
+                                       _planner.max_depth, max_tasks or _planner.max_tasks)
     graph = graph if isinstance(graph, TaskGraph) else TaskGraph.parse(graph)
     graph.check(planner.registry)
     engine = engine or await _default_engine()
@@ -150,6 +170,9 @@ async def acompose_from_task_graph(
         try:
             result.output = await run.wait(timeout)
             result.status = RunStatus.COMPLETED
+        except (WaitTimeout, RunFailed, RunCancelled) as exc:
+            exc.run_id = run.run_id  # so the caller can inspect or cancel the run
+            raise
         finally:
             timings["run_ms"] = (time.perf_counter() - started) * 1000
     timings["total_ms"] = sum(timings.values())
@@ -175,7 +198,7 @@ async def acompose_from_goal(
     return await acompose_from_task_graph(
         graph, engine=engine, handlers=planner.registry, options=options, wait=wait,
         timeout=timeout, start_worker=start_worker, max_tasks=planner.max_tasks,
-        _decomposer=planner.decomposer.name, _decompose_ms=took)
+        _decomposer=planner.decomposer.name, _decompose_ms=took, _planner_used=planner)
 
 
 async def acompose_multiple_workflows(goals: Iterable[str], **options: Any
@@ -185,8 +208,8 @@ async def acompose_multiple_workflows(goals: Iterable[str], **options: Any
 
 
 def _flow_name(graph: TaskGraph) -> str:
-    words = "-".join(graph.goal.lower().split()[:6]) or "graph"
-    return f"goal:{words}"[:80]
+    # By structure, not goal: one rule's graphs for different goals share a flow.
+    return "graph:" + "-".join(t.id for t in graph.tasks)[:70]
 
 
 _default_engines: dict[int, AsyncEngine] = {}
@@ -212,7 +235,15 @@ async def _submit_subgoal(ctx: TaskContext, goal_or_graph: Any, wait: bool,
         graph.check(planner.registry)
         name, took = "given", 0.0
     else:
-        graph, took = await decompose(str(goal_or_graph), planner, context)
+        try:
+            graph, took = await decompose(str(goal_or_graph), planner, context)
+        except Exception as exc:
+            await ctx.engine.store.record_event("decomposition.failed", ctx.run_id, {
+                "goal": str(goal_or_graph)[:200], "decomposer": planner.decomposer.name,
+                "error": str(exc)[:500], "step": ctx.step})
+            if isinstance(exc, NonRetryableError):
+                raise
+            raise NonRetryableError(f"{type(exc).__name__}: {exc}") from exc
         name = planner.decomposer.name
     flow, run_input = build_flow(graph, name=_flow_name(graph))
     child = await ctx.start_child_run(flow, run_input, wait=wait)
@@ -229,7 +260,8 @@ async def _submit_subgoal(ctx: TaskContext, goal_or_graph: Any, wait: bool,
 def _subgoal_handler(planner: Planner) -> Callable[..., Any]:
     async def subgoal(inp: dict[str, Any], ctx: TaskContext) -> WaitForRun | uuid.UUID:
         """The engine handler of goal tasks: decompose the subgoal, run it as a child."""
-        spec = inp["run"]["params"][ctx.step]
+        outputs = {k: v for k, v in inp.items() if k != "run"}
+        spec = resolve(inp["run"]["params"][ctx.step], outputs)
         return await _submit_subgoal(ctx, spec["goal"], True, dict(spec.get("context") or {}),
                                      planner)
     return subgoal

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .core.definitions import find_cycle
-from .core.errors import HtdagError, InvalidFlow
+from .core.errors import InvalidFlow, NonRetryableError
 
 TASK_ID = r"[A-Za-z_][A-Za-z0-9_]*"
 _REFERENCE = re.compile(rf"^\$({TASK_ID})((?:\.[A-Za-z0-9_]+)*)$")
@@ -196,8 +196,9 @@ def iter_references(value: Any) -> Iterator[tuple[str, list[str]]]:
             yield from iter_references(v)
 
 
-class UnresolvedReferenceError(HtdagError, LookupError):
-    """A reference points at a field the referenced output does not have."""
+class UnresolvedReferenceError(NonRetryableError, LookupError):
+    """A reference points at a field the referenced output does not have. Outputs
+    do not change on a retry, so the task fails at once."""
 
 
 def resolve(value: Any, outputs: Mapping[str, Any]) -> Any:

@@ -96,6 +96,8 @@ class RunCancelled(HtdagError):
 class WaitTimeout(HtdagError, TimeoutError):
     """The run did not finish within the timeout; it goes on running (wait again or cancel it)."""
 
+    run_id: Any = None
+
 
 # Handlers --------------------------------------------------------------------
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.errors import HtdagError
+from ..core.errors import NonRetryableError
 from ..graph import TaskGraph
 
 
-class NoDecomposition(HtdagError):
+class NoDecomposition(NonRetryableError):
     """No decomposer could turn the goal into a task graph: add a rule, or use an LLM decomposer."""
 
 

@@ -55,16 +55,24 @@ class Rule:
         return TaskGraph.parse(data)
 
 
-def _fill(value: Any, slots: Mapping[str, str]) -> Any:
+def _fill(value: Any, slots: Mapping[str, str], in_params: bool = False) -> Any:
+    """Fills ``{slot}`` holes. In params, where ``"$x"`` is a reference, text from
+    the goal stays text: a filled string that starts with ``$`` only because of a
+    slot's value is escaped to ``"$$..."`` (resolved back to the goal's text), so a
+    goal like "research $search" cannot reference, or cycle on, a task's output."""
     if isinstance(value, str):
         whole = _SLOT.fullmatch(value)
         if whole and whole[1] in slots:
-            return slots[whole[1]]
-        return _SLOT.sub(lambda m: slots.get(m[1], m[0]), value)
+            filled = slots[whole[1]]
+        else:
+            filled = _SLOT.sub(lambda m: slots.get(m[1], m[0]), value)
+        if in_params and filled.startswith("$") and not value.startswith("$"):
+            filled = "$" + filled
+        return filled
     if isinstance(value, Mapping):
-        return {k: _fill(v, slots) for k, v in value.items()}
+        return {k: _fill(v, slots, in_params or k == "params") for k, v in value.items()}
     if isinstance(value, list):
-        return [_fill(v, slots) for v in value]
+        return [_fill(v, slots, in_params) for v in value]
     return value
 
 
