@@ -174,13 +174,15 @@ async def _cancel(args: argparse.Namespace) -> None:
 
 async def _events(args: argparse.Namespace) -> None:
     from .notifications import aget_recent_events, alisten
+    from .notifications.stream import stable_tail
 
     async with await AsyncEngine.connect(args.url) as engine:
         if args.follow:
             since = args.since
             if since is None and args.limit:
-                recent = await aget_recent_events(engine, args.run, limit=args.limit,
-                                                  kinds=args.kind)
+                # The tail of the stream in stream order: resuming after its last event
+                # cannot skip one that a slower transaction commits later.
+                recent = await stable_tail(engine, args.run, args.kind, args.limit)
                 for event in recent:
                     print(event, flush=True)
                 since = recent[-1].id if recent else None

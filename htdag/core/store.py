@@ -44,6 +44,20 @@ class Failure:
     retryable: bool
 
 
+_LATEST_EVENTS = (
+    "select * from (select event_id, kind, run_id, root_run_id, step_name, task_index,"
+    " created_at, data from htdag.events"
+    " where (%(runs)s::uuid[] is null or run_id = any(%(runs)s::uuid[]))"
+    " and (%(kinds)s::text[] is null or kind = any(%(kinds)s::text[]))"
+    " order by event_id desc limit %(limit)s) e order by event_id"
+)
+_EVENTS_SINCE = (
+    "select event_id, kind, run_id, root_run_id, step_name, task_index, created_at, data"
+    " from htdag.events"
+    " where (%(runs)s::uuid[] is null or run_id = any(%(runs)s::uuid[]))"
+    " and (%(kinds)s::text[] is null or kind = any(%(kinds)s::text[]))"
+    " and event_id > %(since)s order by event_id limit %(limit)s"
+)
 _EXCHANGE = (
     "select * from htdag.worker_exchange(%s, %s, %s, %s::jsonb[], %s, %s, %s, %s, %s, %s, %s)"
 )
@@ -229,9 +243,9 @@ class Store:
     async def stable_head(self) -> tuple[int, int]:
         """The position of the last event no later commit can precede."""
         rows = await self._all(
-            "select tx_id::text::bigint as tx_id, event_id from htdag.events"
-            " where tx_id < pg_snapshot_xmin(pg_current_snapshot())"
-            " order by tx_id desc, event_id desc limit 1")
+            "select e.tx_id::text::bigint as tx_id, e.event_id from htdag.events e"
+            " where e.tx_id < pg_snapshot_xmin(pg_current_snapshot())"
+            " order by e.tx_id desc, e.event_id desc limit 1")
         return (int(rows[0]["tx_id"]), int(rows[0]["event_id"])) if rows else (0, 0)
 
     async def run_tree(self, run_id: uuid.UUID) -> tuple[uuid.UUID, list[uuid.UUID]] | None:
@@ -249,15 +263,22 @@ class Store:
     async def recent_events(self, run_ids: list[uuid.UUID] | None, kinds: list[str] | None,
                             since_id: int | None, limit: int) -> list[dict[str, Any]]:
         """History, oldest first: after since_id, or else the latest ``limit``."""
+        params = {"runs": run_ids, "kinds": kinds, "since": since_id, "limit": limit}
+        # Two queries, so that each walks the primary key in order.
+        return await self._all(_LATEST_EVENTS if since_id is None else _EVENTS_SINCE, params)
+
+    async def stable_tail(self, run_ids: list[uuid.UUID] | None, kinds: list[str] | None,
+                          limit: int) -> list[dict[str, Any]]:
+        """The last ``limit`` events no later commit can precede, in stream order."""
         return await self._all(
-            "select * from (select event_id, kind, run_id, root_run_id, step_name, task_index,"
-            " created_at, data from htdag.events"
-            " where (%(runs)s::uuid[] is null or run_id = any(%(runs)s::uuid[]))"
-            " and (%(kinds)s::text[] is null or kind = any(%(kinds)s::text[]))"
-            " and (%(since)s::bigint is null or event_id > %(since)s)"
-            " order by case when %(since)s::bigint is null then -event_id else event_id end"
-            " limit %(limit)s) e order by event_id",
-            {"runs": run_ids, "kinds": kinds, "since": since_id, "limit": limit})
+            "select * from (select e.event_id, e.tx_id::text::bigint as tx_id, e.kind,"
+            " e.run_id, e.root_run_id, e.step_name, e.task_index, e.created_at, e.data"
+            " from htdag.events e where e.tx_id < pg_snapshot_xmin(pg_current_snapshot())"
+            " and (%(runs)s::uuid[] is null or e.run_id = any(%(runs)s::uuid[]))"
+            " and (%(kinds)s::text[] is null or e.kind = any(%(kinds)s::text[]))"
+            " order by e.tx_id desc, e.event_id desc limit %(limit)s) t"
+            " order by tx_id, event_id",
+            {"runs": run_ids, "kinds": kinds, "limit": limit})
 
     async def prune_events(self, older_than_seconds: float) -> int:
         return int(await self._value("select htdag.prune_events(make_interval(secs => %s))",
@@ -266,7 +287,8 @@ class Store:
     async def set_setting(self, key: str, value: Any) -> None:
         await self._value(
             "insert into htdag.settings (key, value) values (%s, %s)"
-            " on conflict (key) do update set value = excluded.value", (key, Jsonb(value)))
+            " on conflict (key) do update set value = excluded.value returning value",
+            (key, Jsonb(value)))
 
     async def get_setting(self, key: str) -> Any:
         return await self._value("select value from htdag.settings where key = %s", (key,))

@@ -13,6 +13,7 @@ import weakref
 from dataclasses import dataclass, field
 
 import psycopg
+from psycopg_pool import PoolClosed
 
 from ..core.engine import AsyncEngine
 from .events import Event
@@ -30,7 +31,7 @@ class Subscriber:
     root_run_id: uuid.UUID | None
     max_pending: int
     start: Position = (0, 0)  # it gets only events after this position
-    queue: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
+    queue: asyncio.Queue[Event | None] = field(default_factory=asyncio.Queue)  # None: ended
     overflowed: bool = False
 
     def offer(self, event: Event) -> None:
@@ -47,7 +48,13 @@ class Subscriber:
 
 class EventHub:
     poll_interval = 1.0
-    max_recheck_delay = 0.5
+    # An announced event that is not readable yet (see _run) is looked for again after
+    # first_recheck_delay, then after twice as long each time up to max_recheck_delay,
+    # for recheck_for seconds (counted again from each later announcement); then only
+    # the poll and notifications wake the reader.
+    first_recheck_delay = 0.002
+    max_recheck_delay = 0.01
+    recheck_for = 1.0
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -71,6 +78,10 @@ class EventHub:
                 self.head = max(self.head, await self.engine.store.stable_head())
         sub.start = self.head
         self._subscribers.add(sub)
+        # Read once now: the reader may be waiting without a timeout (it had nobody to
+        # read for), and an event committed after the head was taken but before the
+        # LISTEN connection was up is announced by no notification.
+        self._wake.set()
         return sub.start
 
     def remove(self, sub: Subscriber) -> None:
@@ -83,30 +94,49 @@ class EventHub:
             self._wake.set()
 
     async def _run(self) -> None:
-        delay = 0.005
+        loop = asyncio.get_running_loop()
+        recheck: float | None = None  # the wait before looking again, while one is due
+        rechecking_since = 0.0
+        rechecking_for = 0  # the announced event id looked for
         while True:
-            timeout = self.poll_interval if self._subscribers else None
+            if recheck is not None:
+                timeout: float | None = recheck
+            else:
+                timeout = self.poll_interval if self._subscribers else None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
             self._wake.clear()
             if not self._subscribers:
+                recheck = None
                 continue
             try:
                 await self._read_all()
+            except PoolClosed:
+                # The engine was closed: end the streams instead of retrying for ever.
+                self._end_subscribers()
+                return
             except psycopg.OperationalError as exc:
                 log.warning("event reader: %s; retrying", exc)
                 await asyncio.sleep(0.2)
                 self._wake.set()
                 continue
-            if self._seen_id < self._awaited_id and delay <= self.max_recheck_delay:
+            if self._seen_id < self._awaited_id:
                 # Notified, but that transaction is not yet older than every running one
-                # (see sql/0019): look again soon rather than at the next poll.
-                await asyncio.sleep(delay)
-                delay *= 2
-                self._wake.set()
+                # (see sql/0019; those of other databases of the server count too): look
+                # again soon rather than at the next poll, and at once if a notification
+                # comes first (the transaction that held it back may be the one that
+                # notifies). Short waits first: a hold-back usually lasts a transaction.
+                now = loop.time()
+                if recheck is None or self._awaited_id > rechecking_for:
+                    recheck, rechecking_since = self.first_recheck_delay, now
+                    rechecking_for = self._awaited_id
+                elif now - rechecking_since < self.recheck_for:
+                    recheck = min(recheck * 2, self.max_recheck_delay)
+                else:
+                    self._awaited_id = self._seen_id
+                    recheck = None
             else:
-                self._awaited_id = min(self._awaited_id, self._seen_id)
-                delay = 0.005
+                recheck = None
 
     async def _read_all(self) -> None:
         """Reads everything after the head and offers it to every subscriber."""
@@ -122,8 +152,13 @@ class EventHub:
             if len(rows) < BATCH:
                 return
 
-    async def close(self) -> None:
+    def _end_subscribers(self) -> None:
+        for sub in self._subscribers:
+            sub.queue.put_nowait(None)
         self._subscribers.clear()
+
+    async def close(self) -> None:
+        self._end_subscribers()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -54,7 +54,7 @@ async def alisten(engine: AsyncEngine, run_id: RunId | None = None, kinds: Kinds
     runs; ``kinds`` are kinds or categories; ``since`` replays from the table
     after that event id (0: from the start) before going live. ``until_done``
     stops after the run finishes; ``idle_timeout`` after that long without an
-    event. The stream is gap-free across reconnects."""
+    event; closing the engine ends it too. The stream is gap-free across reconnects."""
     store = engine.store
     kind_set = parse_kinds(kinds)
     runs: set[uuid.UUID] | None = None
@@ -76,15 +76,20 @@ async def alisten(engine: AsyncEngine, run_id: RunId | None = None, kinds: Kinds
             raise UnknownEventError(f"no event has id {since} (pruned?); resume from a later "
                                     "id, or from 0 for the whole history")
     filt = _RunFilter(runs, kind_set, rid if until_done else None)
-    if until_done and rid is not None:
-        outcome = await store.run_outcome(rid)
-        if outcome is not None and outcome["status"] != "running" and since is None:
-            return
     hub = hub_for(engine)
     sub = Subscriber(root, max_pending)
     head = await hub.add(sub)
+    if start is not None and start > head:
+        # Resuming after an event the shared reader has not reached yet: the live
+        # queue must skip what comes before it, as the table read would.
+        sub.start = start
     try:
-        position = start if start is not None and start < head else head
+        if until_done and rid is not None and since is None:
+            # Checked once subscribed: a run that ends after this check ends in the stream.
+            outcome = await store.run_outcome(rid)
+            if outcome is not None and outcome["status"] != "running":
+                return
+        position = start if start is not None else head
         while True:
             # The table up to the head first (history, or what a slow listener missed) ...
             while position < head:
@@ -101,9 +106,12 @@ async def alisten(engine: AsyncEngine, run_id: RunId | None = None, kinds: Kinds
             # ... then live from the hub, which queues everything after the head.
             while not sub.overflowed or not sub.queue.empty():
                 try:
-                    event = await asyncio.wait_for(sub.queue.get(), idle_timeout)
+                    item = await asyncio.wait_for(sub.queue.get(), idle_timeout)
                 except TimeoutError:
                     return
+                if item is None:  # the engine was closed
+                    return
+                event = item
                 position = event.position
                 if filt.accepts(event):
                     yield event
@@ -111,7 +119,7 @@ async def alisten(engine: AsyncEngine, run_id: RunId | None = None, kinds: Kinds
                         return
             # Overflowed: resume from the table at what this listener saw last.
             sub.overflowed = False
-            sub.start = head = hub.head
+            sub.start = head = max(hub.head, position)
     finally:
         hub.remove(sub)
 
@@ -185,3 +193,19 @@ async def aset_task_events(engine: AsyncEngine, enabled: bool) -> None:
 
 def set_task_events(engine: Engine, enabled: bool) -> None:
     portal().call(aset_task_events(engine.aio, enabled))
+
+
+async def stable_tail(engine: AsyncEngine, run_id: RunId | None, kinds: Kinds,
+                      limit: int) -> list[Event]:
+    """The last ``limit`` events in stream order that no later commit can precede:
+    resuming ``alisten`` after the last of them misses nothing."""
+    runs = None
+    if run_id is not None:
+        tree = await engine.store.run_tree(_run_uuid(run_id))
+        if tree is None:
+            raise UnknownRunError(f"no run has id {run_id}")
+        runs = tree[1]
+    kind_set = parse_kinds(kinds)
+    rows = await engine.store.stable_tail(runs, None if kind_set is None else sorted(kind_set),
+                                          limit)
+    return [Event.from_row(r) for r in rows]

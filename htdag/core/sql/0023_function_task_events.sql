@@ -1,10 +1,18 @@
 -- task.started, task.completed, task.retrying, task.released, task.failed from
 -- task rows; task.timed_out from the attempt a reaped lease records. Recorded
 -- only while the setting task_events is true (a cancelled task's run says it).
+-- The old and new rows are paired by key with a hash join, whatever their number
+-- (enable_nestloop off): transition tables have no index, and a nested loop over
+-- them is quadratic in the rows the statement changed. The plan is cached with the
+-- row counts of the first call, and the callers turn hash joins off for their own
+-- statements (see claim_tasks), so the join method is set here, not left to costs.
+-- Runs are reached by key in a subquery, per row, which that setting leaves alone.
 create or replace function htdag._task_events()
 returns trigger
 language plpgsql
 set search_path = ''
+set enable_nestloop = off
+set enable_hashjoin = on
 as $$
 begin
     if not coalesce((select (value #>> '{}')::boolean from htdag.settings
@@ -12,7 +20,9 @@ begin
         return null;
     end if;
     insert into htdag.events (kind, run_id, root_run_id, step_name, task_index, data)
-    select e.kind, n.run_id, r.root_run_id, n.step_name, n.task_index,
+    select e.kind, n.run_id,
+           (select r.root_run_id from htdag.runs r where r.run_id = n.run_id),
+           n.step_name, n.task_index,
            case e.kind
                when 'task.started' then jsonb_build_object('attempt', n.attempts_count,
                                                            'worker_id', n.worker_id)
@@ -30,10 +40,9 @@ begin
         when n.status = 'completed' then 'task.completed'
         when o.status = 'started' and n.status = 'queued' and n.attempts_count < o.attempts_count
             then 'task.released'
-        when o.status = 'started' and n.status = 'queued' then 'task.retrying'
+        when o.status in ('started', 'waiting') and n.status = 'queued' then 'task.retrying'
         when n.status = 'failed' then 'task.failed'
         end as kind) e
-    join htdag.runs r on r.run_id = n.run_id
     where n.status <> o.status and e.kind is not null
     order by n.task_id;
     return null;

@@ -1,0 +1,79 @@
+"""The queries that find where a stream starts and what happened lately are
+answered from the event table's indexes, not by sorting the whole log: the
+log grows with every transition, and every new listener and `htdag events`
+runs them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from htdag.core.engine import AsyncEngine
+from htdag.core.store import Store
+from htdag.notifications import aget_recent_events, alisten
+
+from .._support import Db
+
+ROWS = 20_000
+
+
+@pytest.fixture
+async def large_log(db: Db) -> None:
+    await db.execute("insert into htdag.events (kind) select 'optimizer.applied'"
+                     " from generate_series(1, %s)", (ROWS,))
+    await db.execute("analyze htdag.events")
+
+
+@pytest.fixture
+def recorded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
+    """The queries the store runs on htdag.events (run as usual, and noted)."""
+    seen: list[tuple[str, Any]] = []
+    original = Store._all
+
+    async def noting(self: Store, query: str, params: Any = ()) -> list[dict[str, Any]]:
+        if "htdag.events" in query:
+            seen.append((query, params))
+        return await original(self, query, params)
+
+    monkeypatch.setattr(Store, "_all", noting)
+    return seen
+
+
+async def plan_nodes(db: Db, query: str, params: Any) -> list[str]:
+    value = await db.value("explain (format json) " + query, params)
+    plan = (json.loads(value) if isinstance(value, str) else value)[0]["Plan"]
+
+    def walk(node: dict[str, Any]) -> list[str]:
+        here = f"{node['Node Type']} {node.get('Relation Name') or node.get('Index Name') or ''}"
+        return [here.strip()] + [n for child in node.get("Plans", []) for n in walk(child)]
+
+    return walk(plan)
+
+
+def reads_the_whole_log(nodes: list[str]) -> bool:
+    return any("Seq Scan" in n for n in nodes)
+
+
+async def test_the_head_of_a_new_stream_is_found_from_the_position_index(
+        engine: AsyncEngine, db: Db, large_log: None,
+        recorded: list[tuple[str, Any]]) -> None:
+    stream = alisten(engine, idle_timeout=0.01)
+    assert [e async for e in stream] == []
+    [(query, params)] = [(q, p) for q, p in recorded if "pg_snapshot_xmin" in q
+                         and "read_events" not in q]
+
+    nodes = await plan_nodes(db, query, params)
+    assert not reads_the_whole_log(nodes), nodes
+
+
+async def test_the_latest_events_are_read_from_the_index(
+        engine: AsyncEngine, db: Db, large_log: None,
+        recorded: list[tuple[str, Any]]) -> None:
+    latest = await aget_recent_events(engine, limit=5)
+    assert len(latest) == 5
+    [(query, params)] = recorded
+
+    nodes = await plan_nodes(db, query, params)
+    assert not reads_the_whole_log(nodes), nodes

@@ -1,0 +1,97 @@
+"""After events are appended, one NOTIFY per statement on htdag_events says
+"<last event id>:<count>": ids only, never outputs (they stay in the tables)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from htdag.core.store import Store
+
+from ..._event_support import table_events
+from ..._support import Db, claim, complete, flow_of, start
+
+PAYLOAD = re.compile(r"(\d+):(\d+)")
+
+
+class Notes:
+    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self.conn = conn
+
+    async def drain(self) -> list[str]:
+        """The payloads that arrived so far (waits a moment for stragglers)."""
+        return [n.payload async for n in self.conn.notifies(timeout=0.3)
+                if n.channel == "htdag_events"]
+
+
+@pytest.fixture
+async def notes(dsn: str) -> AsyncIterator[Notes]:
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        await conn.execute("listen htdag_events")
+        yield Notes(conn)
+
+
+async def test_each_payload_is_the_last_id_and_count_of_its_statement(
+        store: Store, db: Db, notes: Notes) -> None:
+    run_id = await start(store, flow_of("f", ("m", [], {"map": True}), ("t", ["m"])), [1, 2, 3])
+    for _ in range(2):
+        for task in await claim(store):
+            await complete(store, task, task.task_index)
+    assert (await db.run(run_id))["status"] == "completed"
+
+    payloads = await notes.drain()
+    ids = sorted(e["event_id"] for e in await table_events(db))
+    parsed = [tuple(map(int, PAYLOAD.fullmatch(p).groups())) for p in payloads]  # type: ignore[union-attr]
+    assert sum(count for _, count in parsed) == len(ids)
+    assert max(last for last, _ in parsed) == ids[-1]
+    # the counts and last ids tile the ids: statement after statement
+    covered: list[int] = []
+    for last, count in sorted(parsed):
+        covered.extend(range(last - count + 1, last + 1))
+    assert covered == ids
+
+
+async def test_a_statement_of_many_events_sends_one_notification(
+        store: Store, notes: Notes) -> None:
+    await start(store, flow_of("f", ("m", [], {"map": True})), list(range(50)))
+    await notes.drain()
+
+    tasks = await claim(store)  # 50 task.started in one statement
+
+    assert len(tasks) == 50
+    [payload] = await notes.drain()
+    assert payload.endswith(":50")
+
+
+async def test_a_rolled_back_transaction_notifies_nothing_and_leaves_no_events(
+        dsn: str, db: Db, notes: Notes) -> None:
+    async with await psycopg.AsyncConnection.connect(dsn) as conn:
+        await conn.execute("insert into htdag.events (kind) values ('optimizer.applied')")
+        await conn.rollback()
+
+    assert await notes.drain() == []
+    assert await table_events(db) == []
+
+
+async def test_a_ten_megabyte_output_travels_neither_in_notify_nor_in_events(
+        store: Store, db: Db, notes: Notes) -> None:
+    run_id = await start(store, flow_of("f", ("a", [])), None)
+    [task] = await claim(store)
+    big = {"blob": "Q" * (10 * 1024 * 1024)}
+    assert await complete(store, task, big) == [task.task_id]
+    assert (await db.run(run_id))["status"] == "completed"
+
+    payloads = await notes.drain()
+    assert payloads and all(len(p) < 32 for p in payloads)
+    sizes = await db.row("select count(*) as n, max(pg_column_size(data)) as biggest,"
+                         " sum(pg_column_size(data)) as total,"
+                         " bool_or(data::text like '%%QQQQ%%') as has_output"
+                         " from htdag.events")
+    assert sizes["n"] == 6
+    assert sizes["has_output"] is False
+    assert sizes["biggest"] < 200 and sizes["total"] < 1000
+    assert await db.value("select pg_total_relation_size('htdag.events')") < 1024 * 1024
