@@ -172,4 +172,5 @@ def hub_for(engine: AsyncEngine) -> EventHub:
     hub = _hubs.get(engine)
     if hub is None:
         hub = _hubs[engine] = EventHub(engine)
+        engine.on_close(hub.close)  # listeners end at once when the engine closes
     return hub
