@@ -18,13 +18,26 @@ Figures:
   tasks (``tasks_total``) are started first; then one worker process is started
   with the CLI (``worker_concurrency`` slots) and timed from when it is up
   (connected, migrations checked) until the last run completed. The process
-  start-up is reported on stderr.
+  start-up is reported on stderr. The pass is repeated with task-level events on
+  (the default) and off (``aset_task_events(engine, False)``), alternating on,
+  off, off, on (``EVENTS_ROUNDS`` times) so that drift (the tables grow with every
+  pass) falls on both alike: ``throughput_tasks_per_s`` is the median of the "on"
+  passes, ``throughput_tasks_per_s_events_off`` that of the "off" ones and
+  ``throughput_ratio_events_on_vs_off`` the one over the other. Every pass is
+  listed on stderr.
 * ``pgbench_simple_update_tps``: ``pgbench -N -c 4 -T 10`` (scale 10, its own
   database) against the same server; ``throughput_ratio_vs_pgbench`` is the
   throughput over it.
 * ``dispatch_latency_p50_ms`` / ``_p99_ms``: from just before ``engine.start``
   to the handler starting (it returns ``time.time()``), with an idle worker in
   another process; sequential samples with a short pause between them.
+* ``event_latency_p50_ms`` / ``_p99_ms``: from a task's completion committing to a
+  listener in another process (``benchmarks/event_listener.py``, running
+  ``alisten``) receiving its ``task.completed`` event, with the same idle worker;
+  sequential one-step runs with a short pause between them. The commit time is
+  the event's ``created_at`` (``clock_timestamp()`` in the completing transaction,
+  shortly before it commits: the rest of that transaction and its WAL flush are
+  counted too); the receive time is the listener's ``time.time()``.
 * ``chain_step_overhead_ms``: wall time of a 100-step chain of no-op steps over
   100 (median of a few runs, worker already warm).
 """
@@ -57,8 +70,10 @@ HANDLERS_FILE = HERE / "handlers.py"
 sys.path.insert(0, str(HERE))
 
 import handlers as bench  # noqa: E402  (the flows; the worker loads the same file)
+import planning as planning_bench  # noqa: E402  (makespan vs critical path; see its docstring)
 
 from htdag.core.engine import AsyncEngine  # noqa: E402
+from htdag.notifications import aset_task_events  # noqa: E402
 
 # The measured pass.
 THROUGHPUT_RUNS = 200
@@ -71,6 +86,10 @@ DEFAULT_CONCURRENCY = 200
 PGBENCH_SCALE = 10
 PGBENCH_CLIENTS = 4
 PGBENCH_SECONDS = 10
+EVENTS_ROUNDS = 3  # on/off throughput passes: on, off, off, on, per round
+EVENT_LATENCY_SAMPLES = 200
+EVENT_LATENCY_WARMUP = 20
+LISTENER_FILE = HERE / "event_listener.py"
 
 
 def note(*parts: Any) -> None:
@@ -277,6 +296,37 @@ async def throughput_pass(engine: AsyncEngine, url: str, runs: int, concurrency:
     return rate, tasks, worker
 
 
+async def throughput_passes(engine: AsyncEngine, url: str, runs: int, concurrency: int
+                            ) -> tuple[list[float], list[float], int, WorkerProcess]:
+    """Throughput passes with task events on and off, in the order on, off, off, on
+    (``EVENTS_ROUNDS`` times); returns (rates on, rates off, tasks per pass, the last
+    pass's worker, still running). Events are on again at the end."""
+    order = [True, False, False, True] * EVENTS_ROUNDS
+    rates: dict[bool, list[float]] = {True: [], False: []}
+    tasks = 0
+    worker: WorkerProcess | None = None
+    try:
+        for n, events_on in enumerate(order, 1):
+            if worker is not None:
+                await worker.stop()
+                worker = None
+            await aset_task_events(engine, events_on)
+            label = f"throughput {n}/{len(order)} (task events {'on' if events_on else 'off'})"
+            rate, passed, worker = await throughput_pass(engine, url, runs, concurrency, label)
+            rates[events_on].append(rate)
+            tasks = tasks or passed
+            if passed != tasks:
+                raise RuntimeError(f"{label}: {passed} tasks, not {tasks}")
+    except BaseException:
+        if worker is not None:
+            await worker.stop()
+        raise
+    finally:
+        await aset_task_events(engine, True)
+    assert worker is not None
+    return rates[True], rates[False], tasks, worker
+
+
 # --- dispatch latency and chain ------------------------------------------------------------
 
 
@@ -297,6 +347,63 @@ def quantile(values: list[float], q: float) -> float:
     lo = int(pos)
     hi = min(lo + 1, len(ordered) - 1)
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+class EventListenerProcess:
+    """``benchmarks/event_listener.py URL``: prints (run id, created_at, received)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(LISTENER_FILE), self.url,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None)
+        line = await self.readline(60)
+        if line != "ready":
+            raise RuntimeError(f"the event listener did not start: {line!r}")
+
+    async def readline(self, timeout: float) -> str:
+        assert self.proc is not None and self.proc.stdout is not None
+        line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
+        if not line:
+            raise RuntimeError(f"the event listener exited (code {await self.proc.wait()})")
+        return line.decode().strip()
+
+    async def received(self, run_id: uuid.UUID, timeout: float) -> tuple[float, float]:
+        """(created_at, received) of the run's task.completed event."""
+        deadline = time.perf_counter() + timeout
+        while True:
+            got, created, received = (await self.readline(
+                max(0.0, deadline - time.perf_counter()))).split()
+            if got == str(run_id):
+                return float(created), float(received)
+
+    async def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.returncode is None:
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()  # it exits when its stdin closes
+            try:
+                await asyncio.wait_for(self.proc.wait(), 10)
+            except TimeoutError:
+                note(f"event listener {self.proc.pid} did not stop in 10s; killing it")
+                self.proc.kill()
+                await self.proc.wait()
+
+
+async def event_latencies(engine: AsyncEngine, listener: EventListenerProcess,
+                          samples: int) -> list[float]:
+    found = []
+    for _ in range(samples):
+        run = await engine.start(bench.latency, None)
+        created, received = await listener.received(run.run_id, 30)
+        found.append((received - created) * 1000)
+        await run.wait(timeout=30)
+        await asyncio.sleep(LATENCY_PAUSE)
+    return found
 
 
 async def chain_seconds(engine: AsyncEngine) -> float:
@@ -349,7 +456,12 @@ async def bench_database(url: str, admin_url: str, concurrency: int, runs: int) 
         _, _, warm = await throughput_pass(engine, url, WARMUP_RUNS, concurrency, "warm-up")
         await warm.stop()
 
-        rate, tasks, worker = await throughput_pass(engine, url, runs, concurrency, "throughput")
+        on, off, tasks, worker = await throughput_passes(engine, url, runs, concurrency)
+        rate, rate_off = statistics.median(on), statistics.median(off)
+        note(f"throughput passes alternated on/off {EVENTS_ROUNDS} times (on, off, off, on): "
+             f"task events on {', '.join(f'{r:.0f}' for r in on)}, off "
+             f"{', '.join(f'{r:.0f}' for r in off)} tasks/s; medians {rate:.0f} on and "
+             f"{rate_off:.0f} off: ratio {rate / rate_off:.3f}")
 
         # The same worker, now idle and warm, serves the latency and chain figures.
         await dispatch_latencies(engine, LATENCY_WARMUP)
@@ -357,6 +469,21 @@ async def bench_database(url: str, admin_url: str, concurrency: int, runs: int) 
         p50, p99 = quantile(lat, 0.5), quantile(lat, 0.99)
         note(f"dispatch latency over {len(lat)} samples: min {min(lat):.2f} p50 {p50:.2f} "
              f"p90 {quantile(lat, 0.9):.2f} p99 {p99:.2f} max {max(lat):.2f} ms")
+
+        listener = EventListenerProcess(url)
+        await listener.start()
+        try:
+            await event_latencies(engine, listener, EVENT_LATENCY_WARMUP)
+            ev = await event_latencies(engine, listener, EVENT_LATENCY_SAMPLES)
+        finally:
+            await listener.stop()
+        ev_p50, ev_p99 = quantile(ev, 0.5), quantile(ev, 0.99)
+        note(f"event latency over {len(ev)} samples (from the task.completed event's "
+             f"created_at, taken in the completing transaction shortly before it commits, "
+             f"as the commit time: the rest of that transaction and its WAL flush count "
+             f"too; to its receipt by alisten in another process): min {min(ev):.2f} "
+             f"p50 {ev_p50:.2f} "
+             f"p90 {quantile(ev, 0.9):.2f} p99 {ev_p99:.2f} max {max(ev):.2f} ms")
 
         await chain_seconds(engine)  # warm-up
         chains = [await chain_seconds(engine) for _ in range(CHAIN_REPEATS)]
@@ -375,10 +502,14 @@ async def bench_database(url: str, admin_url: str, concurrency: int, runs: int) 
     figure("tasks_total", tasks, "tasks")
     figure("worker_concurrency", concurrency, "slots")
     figure("throughput_tasks_per_s", rate, "tasks/s")
+    figure("throughput_tasks_per_s_events_off", rate_off, "tasks/s")
+    figure("throughput_ratio_events_on_vs_off", rate / rate_off, "ratio")
     figure("pgbench_simple_update_tps", tps, "tps")
     figure("throughput_ratio_vs_pgbench", rate / tps, "ratio")
     figure("dispatch_latency_p50_ms", p50, "ms")
     figure("dispatch_latency_p99_ms", p99, "ms")
+    figure("event_latency_p50_ms", ev_p50, "ms")
+    figure("event_latency_p99_ms", ev_p99, "ms")
     figure("chain_step_overhead_ms", statistics.median(chains) * 1000 / bench.CHAIN_LENGTH,
            "ms")
 
@@ -402,6 +533,7 @@ def main() -> int:
         create_database(admin_url, name)
         try:
             asyncio.run(bench_database(url, admin_url, args.concurrency, args.runs))
+            planning_bench.bench(admin_url)  # its own database on the same server
         finally:
             drop_database(admin_url, name)
             drop_database(admin_url, f"{name}_pgbench")
