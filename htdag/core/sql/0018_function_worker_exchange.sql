@@ -13,6 +13,13 @@ language plpgsql
 set search_path = ''
 as $$
 begin
+    if cardinality(p_done_ids) = 0 and cardinality(p_failed_ids) = 0 then
+        -- A claim alone need not wait for its WAL flush: if a crash loses it, the
+        -- tasks are simply queued again (delivery is at least once), and the
+        -- completion of a lost claim is rejected by its token. Completions and
+        -- failures always commit synchronously.
+        perform set_config('synchronous_commit', 'off', true);
+    end if;
     -- Task rows are locked in task_id order, as every transition does (see cancel_run).
     perform 1 from htdag.tasks t where t.task_id = any (p_done_ids || p_failed_ids)
     order by t.task_id for update;

@@ -19,7 +19,11 @@ create table htdag.events (
 create index events_position_idx on htdag.events (tx_id, event_id);
 create index events_root_idx on htdag.events (root_run_id, tx_id, event_id)
     where root_run_id is not null;
-create index events_created_idx on htdag.events (created_at);
+-- Only prune_events reads by time, and events arrive in time order: a BRIN
+-- index serves it at a fraction of a b-tree's cost per insert.
+create index events_created_idx on htdag.events using brin (created_at);
+-- Nothing filters on data: skip its statistics (halves each ANALYZE).
+alter table htdag.events alter column data set statistics 0;
 
 -- Engine settings that SQL reads; see htdag.notifications.set_event_level.
 create table htdag.settings (
