@@ -3,11 +3,12 @@ migrated database per test, from tests/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import psycopg
 import pytest
 
+import htdag
 from htdag.core.engine import AsyncEngine
 from htdag.core.store import Store
 
@@ -21,6 +22,16 @@ async def engine(dsn: str) -> AsyncIterator[AsyncEngine]:
         yield eng
     finally:
         await eng.close()
+
+
+@pytest.fixture
+def sync_engine(dsn: str) -> Iterator[htdag.Engine]:
+    """The sync facade on the test database."""
+    eng = htdag.connect(dsn)
+    try:
+        yield eng
+    finally:
+        eng.close()
 
 
 @pytest.fixture

@@ -1,3 +1,14 @@
+-- Whether task-level events are recorded (the setting task_events, default on).
+create or replace function htdag._task_events_on()
+returns boolean
+language sql
+stable
+set search_path = ''
+as $$
+    select coalesce((select (value #>> '{}')::boolean from htdag.settings
+                     where key = 'task_events'), true);
+$$;
+
 -- task.started, task.completed, task.retrying, task.released, task.failed from
 -- task rows; task.timed_out from the attempt a reaped lease records. Recorded
 -- only while the setting task_events is true (a cancelled task's run says it).
@@ -15,8 +26,7 @@ set enable_nestloop = off
 set enable_hashjoin = on
 as $$
 begin
-    if not coalesce((select (value #>> '{}')::boolean from htdag.settings
-                     where key = 'task_events'), true) then
+    if not htdag._task_events_on() then
         return null;
     end if;
     insert into htdag.events (kind, run_id, root_run_id, step_name, task_index, data)
@@ -59,8 +69,7 @@ language plpgsql
 set search_path = ''
 as $$
 begin
-    if not coalesce((select (value #>> '{}')::boolean from htdag.settings
-                     where key = 'task_events'), true) then
+    if not htdag._task_events_on() then
         return null;
     end if;
     insert into htdag.events (kind, run_id, root_run_id, step_name, task_index, data)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -351,13 +350,6 @@ async def test_an_unknown_or_pruned_since_id_is_a_clear_error(
 # the sync form ---------------------------------------------------------------------
 
 
-@pytest.fixture
-def sync_engine(dsn: str) -> Iterator[htdag.Engine]:
-    eng = htdag.connect(dsn)
-    try:
-        yield eng
-    finally:
-        eng.close()
 
 
 def test_the_sync_listen_is_a_generator_of_the_same_events(sync_engine: htdag.Engine) -> None:

@@ -11,7 +11,6 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -58,13 +57,6 @@ async def test_prune_removes_events_older_than_the_age_and_keeps_newer(
         await aprune_events(engine, -1)
 
 
-@pytest.fixture
-def sync_engine(dsn: str) -> Iterator[htdag.Engine]:
-    eng = htdag.connect(dsn)
-    try:
-        yield eng
-    finally:
-        eng.close()
 
 
 def count_events(dsn: str) -> int:
