@@ -149,3 +149,26 @@ async def running_worker(engine: AsyncEngine, handlers: Handlers,
     finally:
         worker.stop()
         await asyncio.wait_for(job, 20)
+
+
+class GatedPsycopg:
+    """psycopg as the engine's listener sees it: connecting waits while the gate is
+    shut (monkeypatch ``htdag.core.listener.psycopg`` with it)."""
+
+    def __init__(self, gate: asyncio.Event) -> None:
+        self.gate = gate
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(psycopg, name)
+
+    @property
+    def AsyncConnection(self) -> Any:
+        gate = self.gate
+
+        class Gated:
+            @staticmethod
+            async def connect(*args: Any, **kwargs: Any) -> Any:
+                await gate.wait()
+                return await psycopg.AsyncConnection.connect(*args, **kwargs)
+
+        return Gated

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,12 +12,9 @@ from htdag import Flow, RunCancelled, RunFailed, RunStatus, UnknownRunError, Wai
 
 
 @pytest.fixture
-def engine(dsn: str) -> Iterator[htdag.Engine]:
-    eng = htdag.connect(dsn)
-    try:
-        yield eng
-    finally:
-        eng.close()
+def engine(sync_engine: htdag.Engine) -> htdag.Engine:
+    """These tests use the sync facade under the usual name."""
+    return sync_engine
 
 
 def squares_flow() -> Flow:

@@ -8,7 +8,6 @@ import asyncio
 import uuid
 from typing import Any
 
-import psycopg
 import pytest
 
 from htdag import Flow
@@ -18,7 +17,7 @@ from htdag.notifications import Event, alisten
 from htdag.notifications.hub import hub_for
 
 from .._event_support import table_events, table_ids
-from .._support import Db, eventually, running_worker
+from .._support import Db, GatedPsycopg, eventually, running_worker
 from ._listening import collect, ids, listen_pids, subscribed
 
 
@@ -90,28 +89,6 @@ async def test_the_stream_survives_its_connection_being_killed_under_load(
     assert_same_stream(got, await table_events(db, run.run_id))
     assert sum(e.kind == "task.completed" for e in got) == 301
     assert events_while_killing > 50  # the connection dropped while events kept coming
-
-
-class GatedPsycopg:
-    """psycopg as the engine's listener sees it: connecting waits while the gate is shut."""
-
-    def __init__(self, gate: asyncio.Event) -> None:
-        self.gate = gate
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(psycopg, name)
-
-    @property
-    def AsyncConnection(self) -> Any:
-        gate = self.gate
-
-        class Gated:
-            @staticmethod
-            async def connect(*args: Any, **kwargs: Any) -> Any:
-                await gate.wait()
-                return await psycopg.AsyncConnection.connect(*args, **kwargs)
-
-        return Gated
 
 
 async def test_events_written_while_the_connection_is_down_are_replayed_when_it_is_back(

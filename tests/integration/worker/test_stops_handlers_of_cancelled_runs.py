@@ -8,7 +8,6 @@ import threading
 import time
 from typing import Any
 
-import psycopg
 import pytest
 
 from htdag import Flow, TaskContext
@@ -16,7 +15,7 @@ from htdag.core import listener as listener_module
 from htdag.core.engine import AsyncEngine
 from htdag.core.listener import Listener
 
-from .._support import Db, eventually, running_worker
+from .._support import Db, GatedPsycopg, eventually, running_worker
 
 
 def healthy() -> Flow:
@@ -185,28 +184,6 @@ async def test_a_worker_slow_to_listen_still_hears_a_cancellation_at_once(
 
 LISTENER = ("select pid from pg_stat_activity where datname = current_database()"
             " and query like 'listen %%'")
-
-
-class GatedPsycopg:
-    """psycopg as the listener sees it, with connecting held while the gate is shut."""
-
-    def __init__(self, gate: asyncio.Event) -> None:
-        self.gate = gate
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(psycopg, name)
-
-    @property
-    def AsyncConnection(self) -> Any:
-        gate = self.gate
-
-        class Gated:
-            @staticmethod
-            async def connect(*args: Any, **kwargs: Any) -> Any:
-                await gate.wait()
-                return await psycopg.AsyncConnection.connect(*args, **kwargs)
-
-        return Gated
 
 
 async def test_a_cancellation_missed_while_the_listener_reconnects_is_noticed_quickly(
