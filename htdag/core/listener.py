@@ -1,7 +1,11 @@
 """One LISTEN connection per process, fanned out to any number of subscribers.
 
-Notifications can be lost while the connection is down, so subscribers also
-get a call after every (re)connect and re-read the state they care about."""
+The connection listens only on the channels somebody subscribed to: a worker
+process is not woken by the event stream's notifications, which every
+transition sends. Notifications can be lost while the connection is down (or
+before a new channel is listened on), so subscribers also get a call after
+every (re)connect and once their channels are heard, and re-read the state
+they care about."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 
@@ -35,6 +40,9 @@ class Listener:
         self.url = url
         self._subscriptions: set[Subscription] = set()
         self._task: asyncio.Task[None] | None = None
+        self._listening: set[str] = set()  # channels the current connection listens on
+        self._channels_changed = asyncio.Event()
+        # Set while the connection is up and listens on every subscribed channel.
         self.connected = asyncio.Event()
 
     def subscribe(self, channels: str | tuple[str, ...], on_notify: Callback,
@@ -45,12 +53,18 @@ class Listener:
             raise ValueError(f"unknown channels {sorted(unknown)}; known: {CHANNELS}")
         sub = Subscription(names, on_notify, on_reconnect, self)
         self._subscriptions.add(sub)
+        if not names <= self._listening:
+            self.connected.clear()
+            self._channels_changed.set()
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="htdag-listener")
         return sub
 
     async def wait_connected(self, timeout: float = 10.0) -> None:
         await asyncio.wait_for(self.connected.wait(), timeout)
+
+    def _wanted(self) -> set[str]:
+        return set().union(*(sub.channels for sub in self._subscriptions))
 
     async def _run(self) -> None:
         delay = 0.05
@@ -64,18 +78,53 @@ class Listener:
                 continue
             try:
                 async with conn:
-                    for channel in CHANNELS:
-                        await conn.execute(f"listen {channel}")
-                    delay = 0.05
-                    self.connected.set()
-                    self._dispatch_reconnect()
-                    async for note in conn.notifies():
-                        self._dispatch(note.channel, note.payload)
+                    self._listening = set()
+                    while True:
+                        await self._listen_wanted(conn)
+                        delay = 0.05
+                        await self._read_until_channels_change(conn)
             except psycopg.OperationalError as exc:
                 log.warning("listener connection lost (%s); reconnecting", exc)
             finally:
                 self.connected.clear()
+                self._listening = set()
             await asyncio.sleep(delay)
+
+    async def _listen_wanted(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """LISTENs on the channels subscribed since the last call, then tells their
+        subscribers (all of them on a new connection) to re-read what they follow."""
+        self._channels_changed.clear()
+        first = not self._listening
+        new = self._wanted() - self._listening
+        for channel in sorted(new):
+            await conn.execute(f"listen {channel}")
+        self._listening |= new
+        if self._wanted() <= self._listening:
+            self.connected.set()
+        if first or new:
+            self._dispatch_reconnect(None if first else new)
+
+    async def _read_until_channels_change(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Dispatches notifications until a subscription needs a new channel.
+        Notifications arriving meanwhile wait in the connection's backlog."""
+
+        async def read() -> None:
+            async for note in conn.notifies():
+                self._dispatch(note.channel, note.payload)
+
+        reader = asyncio.create_task(read(), name="htdag-listener-read")
+        changed = asyncio.create_task(self._channels_changed.wait())
+        try:
+            await asyncio.wait((reader, changed), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            changed.cancel()
+            if not reader.done():
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reader
+        if not reader.cancelled():
+            reader.result()  # the connection's error, if it ended with one
+            raise psycopg.OperationalError("the LISTEN connection stopped delivering")
 
     def _dispatch(self, channel: str, payload: str) -> None:
         for sub in list(self._subscriptions):
@@ -85,9 +134,9 @@ class Listener:
                 except Exception:  # a subscriber's bug must not stop the others
                     log.exception("listener subscriber failed")
 
-    def _dispatch_reconnect(self) -> None:
+    def _dispatch_reconnect(self, channels: set[str] | None) -> None:
         for sub in list(self._subscriptions):
-            if sub.on_reconnect is not None:
+            if sub.on_reconnect is not None and (channels is None or sub.channels & channels):
                 try:
                     sub.on_reconnect()
                 except Exception:

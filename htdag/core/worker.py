@@ -101,6 +101,7 @@ class Worker:
             raise HtdagError("a worker needs at least one handler: pass flows or a name -> "
                              "function mapping")
         self.worker_id = uuid.uuid4()
+        self._origin = str(self.worker_id)
         self.concurrency = concurrency
         self.lease_seconds = lease_seconds
         self.poll_interval = poll_interval
@@ -280,6 +281,8 @@ class Worker:
 
     def _on_notify(self, channel: str, payload: str) -> None:
         if channel == "htdag_tasks":
+            if payload == self._origin:
+                return  # tasks our own exchange made ready: its claim already took them
             self._want_claim = self._notified = True
             self._wakeup.set()
         elif channel == "htdag_cancel":
