@@ -209,7 +209,7 @@ async def test_since_an_event_the_reader_has_not_read_yet_resumes_exactly_after_
     async with await psycopg.AsyncConnection.connect(dsn) as blocker:
         await blocker.execute("select pg_current_xact_id()")
         for _ in range(3):
-            await db.execute("insert into htdag.events (kind) values ('optimizer.applied')")
+            await db.execute("select htdag.record_event('optimizer.applied', null, null)")
         newest = await last_event_id(db)
 
         stream = alisten(engine, since=newest)
@@ -217,7 +217,7 @@ async def test_since_an_event_the_reader_has_not_read_yet_resumes_exactly_after_
         await subscribed(engine, 2)
         await blocker.rollback()
         await asyncio.sleep(0.1)
-        await db.execute("insert into htdag.events (kind) values ('subgoal.submitted')")
+        await db.execute("select htdag.record_event('subgoal.submitted', null, null)")
         event = await asyncio.wait_for(first, 5)
 
     other_task.cancel()
@@ -340,7 +340,7 @@ async def test_an_unknown_or_pruned_since_id_is_a_clear_error(
         engine: AsyncEngine, db: Db) -> None:
     with pytest.raises(UnknownEventError, match="12345"):
         await anext(alisten(engine, since=12345))
-    await db.execute("insert into htdag.events (kind) values ('optimizer.applied')")
+    await db.execute("select htdag.record_event('optimizer.applied', null, null)")
     pruned = await last_event_id(db)
     await db.execute("delete from htdag.events")
     with pytest.raises(UnknownEventError, match="from 0"):

@@ -197,7 +197,7 @@ def test_events_follow_prints_a_runs_events_as_they_happen(
 
 
 def test_events_follow_prints_an_event_that_commits_after_a_newer_one(dsn: str) -> None:
-    insert = "insert into htdag.events (kind) values (%s) returning event_id"
+    insert = "select htdag.record_event(%s, null, null)"
     with psycopg.connect(dsn) as slow, psycopg.connect(dsn, autocommit=True) as fast:
         late = slow.execute(insert, ("subgoal.submitted",)).fetchone()[0]  # type: ignore[index]
         early = fast.execute(insert, ("subgoal.completed",)).fetchone()[0]  # type: ignore[index]

@@ -1,5 +1,7 @@
-"""After events are appended, one NOTIFY per statement on htdag_events says
-"<last event id>:<count>": ids only, never outputs (they stay in the tables)."""
+"""After events are appended, one NOTIFY per insert on htdag_events says
+"<last event id>:<count>": ids only, never outputs (they stay in the tables).
+A batch of task events is one insert; a step, run or worker event is one row.
+Updates that change no status (counters, leases) append and announce nothing."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import pytest
 from htdag.core.store import Store
 
 from ..._event_support import table_events
-from ..._support import Db, claim, complete, flow_of, start
+from ..._support import WORKER_A, Db, claim, complete, flow_of, start
 
 PAYLOAD = re.compile(r"(\d+):(\d+)")
 
@@ -70,7 +72,7 @@ async def test_a_statement_of_many_events_sends_one_notification(
 async def test_a_rolled_back_transaction_notifies_nothing_and_leaves_no_events(
         dsn: str, db: Db, notes: Notes) -> None:
     async with await psycopg.AsyncConnection.connect(dsn) as conn:
-        await conn.execute("insert into htdag.events (kind) values ('optimizer.applied')")
+        await conn.execute("select htdag.record_event('optimizer.applied', null, null)")
         await conn.rollback()
 
     assert await notes.drain() == []
@@ -95,3 +97,24 @@ async def test_a_ten_megabyte_output_travels_neither_in_notify_nor_in_events(
     assert sizes["has_output"] is False
     assert sizes["biggest"] < 200 and sizes["total"] < 1000
     assert await db.value("select pg_total_relation_size('htdag.events')") < 1024 * 1024
+
+
+async def test_counter_and_lease_updates_announce_nothing(
+        store: Store, db: Db, notes: Notes) -> None:
+    await start(store, flow_of("f", ("m", [], {"map": True}), ("t", ["m"])), [1, 2, 3])
+    first, second, third = await claim(store)
+    await notes.drain()
+
+    await complete(store, first, 1)  # the step's remaining_tasks goes 3 -> 2
+    [payload] = await notes.drain()
+    assert payload.endswith(":1")  # task.completed alone
+    assert await store.extend_leases(WORKER_A, [(second.task_id, second.claim_token)], 30)
+    assert await notes.drain() == []
+
+    await complete(store, second, 2)
+    await complete(store, third, 3)  # completes m and starts t: three events, one each
+    payloads = await notes.drain()
+    assert sorted(p.split(":")[1] for p in payloads) == ["1", "1", "1", "1"]
+    kinds = [e["kind"] for e in await db.rows(
+        "select kind from htdag.events order by event_id desc limit 3")]
+    assert kinds == ["step.started", "step.completed", "task.completed"]
