@@ -20,7 +20,7 @@ import psycopg
 
 log = logging.getLogger("htdag.listener")
 
-CHANNELS = ("htdag_tasks", "htdag_cancel", "htdag_run", "htdag_events")
+CHANNELS = ("htdag_tasks", "htdag_push", "htdag_cancel", "htdag_run", "htdag_events")
 Callback = Callable[[str, str], None]  # (channel, payload)
 
 

@@ -28,6 +28,13 @@ class ClaimedTask:
     timeout: float | None
     input: Any
 
+    @classmethod
+    def from_json(cls, row: Mapping[str, Any]) -> ClaimedTask:
+        """A claimed task as a push notification carries it (a row of claim_tasks)."""
+        return cls(int(row["task_id"]), uuid.UUID(row["claim_token"]), uuid.UUID(row["run_id"]),
+                   row["step_name"], int(row["task_index"]), row["handler"], int(row["attempt"]),
+                   row["timeout"], row["input"])
+
 
 @dataclass(frozen=True)
 class Completion:
@@ -59,7 +66,8 @@ _EVENTS_SINCE = (
     " and event_id > %(since)s order by event_id limit %(limit)s"
 )
 _EXCHANGE = (
-    "select * from htdag.worker_exchange(%s, %s, %s, %s::jsonb[], %s, %s, %s, %s, %s, %s, %s)"
+    "select * from htdag.worker_exchange(%s, %s, %s, %s::jsonb[], %s, %s, %s, %s, %s, %s, %s,"
+    " %s, %s)"
 )
 
 
@@ -158,15 +166,18 @@ class Store:
 
     async def exchange(self, worker_id: uuid.UUID, done: Sequence[Completion],
                        failed: Sequence[Failure], claim_limit: int, handlers: list[str] | None,
-                       lease_seconds: float) -> list[ClaimedTask]:
-        """Completes, fails and claims in one round trip and one transaction."""
+                       lease_seconds: float, accept_pushes: bool = False,
+                       pushes_seen: int = 0) -> list[ClaimedTask]:
+        """Completes, fails and claims in one round trip and one transaction. A worker
+        that accepts pushes is sent ready tasks while its claim comes back short;
+        ``pushes_seen`` counts the pushed tasks it has heard of."""
         params = (
             worker_id,
             [c.task_id for c in done], [c.claim_token for c in done],
             [c.output_json for c in done],
             [f.task_id for f in failed], [f.claim_token for f in failed],
             [f.error for f in failed], [f.retryable for f in failed],
-            claim_limit, handlers, lease_seconds,
+            claim_limit, handlers, lease_seconds, accept_pushes, pushes_seen,
         )
         async with self.db.pool.connection() as conn:
             cur = await conn.execute(_EXCHANGE, params)
@@ -203,6 +214,12 @@ class Store:
     async def release_tasks(self, held: Sequence[tuple[int, uuid.UUID]]) -> list[int]:
         return list(await self._value(
             "select htdag.release_tasks(%s, %s)", ([t for t, _ in held], [k for _, k in held])))
+
+    async def release_unheard_tasks(self, worker_id: uuid.UUID, known: Sequence[int],
+                                    pushes_seen: int) -> list[int]:
+        """Requeues tasks pushed to the worker that it does not know of."""
+        return list(await self._value("select htdag.release_unheard_tasks(%s, %s, %s)",
+                                      (worker_id, list(known), pushes_seen)))
 
     # planning records --------------------------------------------------------
 

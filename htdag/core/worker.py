@@ -116,6 +116,9 @@ class Worker:
         self._waits: list[tuple[int, uuid.UUID, uuid.UUID]] = []
         self._wakeup = asyncio.Event()
         self._check_leases = asyncio.Event()
+        self._release_unheard = False
+        self._give_back: list[tuple[int, uuid.UUID]] = []  # claimed beyond our slots
+        self._pushes_seen = 0  # tasks pushed to us that we heard of
         self._want_claim = True
         self._notified = False
         self._stopping = False
@@ -147,7 +150,7 @@ class Worker:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
         listener = self.engine.listener
-        sub = listener.subscribe(("htdag_tasks", "htdag_cancel"), self._on_notify,
+        sub = listener.subscribe(("htdag_tasks", "htdag_push", "htdag_cancel"), self._on_notify,
                                  self._on_reconnect)
         # Claim only once cancellations can be heard (the poll still covers a slow LISTEN).
         with contextlib.suppress(TimeoutError):
@@ -176,6 +179,10 @@ class Worker:
                     return
             if self._waits and not await self._flush_waits():
                 continue
+            if self._release_unheard and not await self._give_back_unheard():
+                continue
+            if self._give_back and not await self._flush_give_back():
+                continue
             completions = bool(self._done or self._failed)
             free = self.concurrency - len(self._running)
             limit = free if (self._want_claim or completions) and not self._stopping else 0
@@ -186,7 +193,8 @@ class Worker:
                 try:
                     claimed = await self.engine.store.exchange(
                         self.worker_id, done, failed, limit, list(self.handlers),
-                        self.lease_seconds)
+                        self.lease_seconds, accept_pushes=True,
+                        pushes_seen=self._pushes_seen)
                 except _TRANSIENT as exc:
                     # Nothing was lost: the results go back in front of the buffer and are
                     # sent again (a repeat of a committed completion changes nothing).
@@ -204,8 +212,7 @@ class Worker:
                     await self._report_one_by_one(done, failed)
                     continue
                 delay = 0.05
-                for task in claimed:
-                    self._start(task)
+                self._take(claimed)
                 # A NOTIFY that arrived during the exchange may be for tasks committed after
                 # the claim's snapshot: keep it, or they would wait for the next poll.
                 self._want_claim = (limit > 0 and len(claimed) == limit) or self._notified
@@ -227,6 +234,28 @@ class Worker:
                         exc)
             await asyncio.sleep(0.2)
             return False
+        return True
+
+    async def _give_back_unheard(self) -> bool:
+        """After the LISTEN connection came back: tasks pushed to us while it was down
+        go back to the queue (rare: one call). Runs between exchanges, so every task
+        we know of is running or buffered here."""
+        self._release_unheard = False
+        known = [*self._running, *(c.task_id for c in self._done),
+                 *(f.task_id for f in self._failed), *(t for t, _, _ in self._waits),
+                 *(t for t, _ in self._give_back)]
+        try:
+            released = await self.engine.store.release_unheard_tasks(
+                self.worker_id, known, self._pushes_seen)
+        except _TRANSIENT as exc:
+            self._release_unheard = True
+            log.warning("worker %s: cannot give back unheard pushes (%s); retrying",
+                        self.worker_id, exc)
+            await asyncio.sleep(0.2)
+            return False
+        if released:
+            log.info("worker %s: gave back %d tasks pushed while not listening",
+                     self.worker_id, len(released))
         return True
 
     async def _report_one_by_one(self, done: list[Completion], failed: list[Failure]) -> None:
@@ -256,7 +285,7 @@ class Worker:
             r.abandoned = True
             r.ctx.cancelled.set()
             r.job.cancel()
-        held = [(r.task.task_id, r.task.claim_token) for r in leftover]
+        held = [(r.task.task_id, r.task.claim_token) for r in leftover] + self._give_back
         store = self.engine.store
         steps: list[tuple[str, Any]] = []
         if self._waits:
@@ -285,16 +314,37 @@ class Worker:
                 return  # tasks our own exchange made ready: its claim already took them
             self._want_claim = self._notified = True
             self._wakeup.set()
+        elif channel == "htdag_push":
+            self._on_push(payload)
         elif channel == "htdag_cancel":
             for r in list(self._running.values()):
                 if str(r.task.run_id) == payload:
                     self._abandon(r, "its run was cancelled")
 
+    def _on_push(self, payload: str) -> None:
+        """Tasks claimed for this worker by the transaction that made them ready."""
+        if self._origin not in payload:
+            return  # pushed to another worker: not worth parsing
+        try:
+            pushed = json.loads(payload)
+            if pushed["worker_id"] != self._origin:
+                return
+            tasks = [ClaimedTask.from_json(row) for row in pushed["tasks"]]
+        except (ValueError, KeyError, TypeError):
+            log.exception("worker %s: unreadable push %.200s", self.worker_id, payload)
+            return
+        self._pushes_seen += len(tasks)
+        if self._stopping:
+            return  # stop_worker gives them back
+        self._take(task for task in tasks if task.task_id not in self._running)
+
     def _on_reconnect(self) -> None:
-        # Notifications sent while the listener was down are lost: claim, and ask the
-        # database which running tasks are still ours (a cancellation may have been missed).
+        # Notifications sent while the listener was down are lost: claim, ask the
+        # database which running tasks are still ours (a cancellation may have been
+        # missed), and give back tasks pushed to us meanwhile.
         self._want_claim = True
         self._wakeup.set()
+        self._release_unheard = True
         self._check_leases.set()
 
     def _abandon(self, r: _Running, why: str) -> None:
@@ -326,6 +376,29 @@ class Worker:
                     self._abandon(r, "its lease was lost")
 
     # running handlers ---------------------------------------------------------
+
+    def _take(self, tasks: Iterable[ClaimedTask]) -> None:
+        """Starts claimed or pushed tasks while slots are free; gives back the rest. A
+        push and an exchange claimed before it was heard can together exceed the
+        slots: concurrency is a promise, so the surplus goes back to the queue."""
+        for task in tasks:
+            if len(self._running) < self.concurrency:
+                self._start(task)
+            else:
+                self._give_back.append((task.task_id, task.claim_token))
+                self._wakeup.set()
+
+    async def _flush_give_back(self) -> bool:
+        surplus, self._give_back = self._give_back, []
+        try:
+            await self.engine.store.release_tasks(surplus)
+        except _TRANSIENT as exc:
+            self._give_back[:0] = surplus
+            log.warning("worker %s: cannot give back surplus tasks (%s); retrying",
+                        self.worker_id, exc)
+            await asyncio.sleep(0.2)
+            return False
+        return True
 
     def _start(self, task: ClaimedTask) -> None:
         ctx = TaskContext(run_id=task.run_id, step=task.step_name, task_index=task.task_index,

@@ -1,0 +1,159 @@
+"""A transaction that makes tasks ready while a worker is idle (its last
+exchange claimed fewer than it asked for) claims them for that worker and sends
+them in a NOTIFY on htdag_push, input included; the worker needs no claim of its
+own. Pushes never exceed the worker's free slots, a payload too large for NOTIFY
+is not pushed, and a worker that missed pushes gives them back."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from htdag.core.store import Completion, Store
+
+from ..._support import WORKER_A, WORKER_B, Db, flow_of, start
+
+HANDLERS = ["h.a", "h.b", "h.m"]
+
+
+class Channel:
+    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self.conn = conn
+
+    async def drain(self) -> list[tuple[str, str]]:
+        return [(n.channel, n.payload) async for n in self.conn.notifies(timeout=0.3)]
+
+
+@pytest.fixture
+async def notes(dsn: str) -> AsyncIterator[Channel]:
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        await conn.execute("listen htdag_push")
+        await conn.execute("listen htdag_tasks")
+        yield Channel(conn)
+
+
+async def idle_worker(store: Store, worker: Any = WORKER_A, slots: int = 4) -> None:
+    """A registered worker whose exchange found nothing: ``slots`` free slots."""
+    await store.register_worker(worker, "host", 1, HANDLERS, slots, 30)
+    assert await store.exchange(worker, [], [], slots, HANDLERS, 30, accept_pushes=True) == []
+
+
+async def worker_row(db: Db, worker: Any = WORKER_A) -> dict[str, Any]:
+    return await db.row("select idle_slots, tasks_pushed from htdag.workers where worker_id = %s",
+                        (worker,))
+
+
+async def test_a_started_run_is_pushed_with_its_input_to_the_idle_worker(
+        store: Store, db: Db, notes: Channel) -> None:
+    await idle_worker(store)
+    assert await worker_row(db) == {"idle_slots": 4, "tasks_pushed": 0}
+
+    run_id = await start(store, flow_of("f", ("a", [])), {"q": 1})
+
+    task = await db.task(run_id, "a")
+    assert (task["status"], task["worker_id"], task["attempts_count"]) == (
+        "started", WORKER_A, 1)
+    [push, wake] = await notes.drain()
+    assert push[0] == "htdag_push" and wake == ("htdag_tasks", str(WORKER_A))
+    payload = json.loads(push[1])
+    assert payload["worker_id"] == str(WORKER_A)
+    [pushed] = payload["tasks"]
+    assert pushed["task_id"] == task["task_id"]
+    assert pushed["claim_token"] == str(task["claim_token"])
+    assert pushed["input"] == {"run": {"q": 1}}
+    assert (pushed["step_name"], pushed["handler"], pushed["attempt"]) == ("a", "h.a", 1)
+    assert await worker_row(db) == {"idle_slots": 3, "tasks_pushed": 1}
+    # The pushed claim is an ordinary one: completing it with its token works.
+    done = Completion(task["task_id"], task["claim_token"], "2")
+    assert await store.complete_tasks([done]) == [task["task_id"]]
+
+
+async def test_no_push_goes_to_a_busy_stopped_or_non_accepting_worker(
+        store: Store, db: Db) -> None:
+    await store.register_worker(WORKER_A, "host", 1, HANDLERS, 4, 30)
+    # An exchange that does not accept pushes leaves the worker not idle.
+    await store.exchange(WORKER_A, [], [], 4, HANDLERS, 30)
+    await store.register_worker(WORKER_B, "host", 2, HANDLERS, 4, 30)
+    await store.exchange(WORKER_B, [], [], 4, HANDLERS, 30, accept_pushes=True)
+    await store.stop_worker(WORKER_B)
+
+    run_id = await start(store, flow_of("f", ("a", [])), None)
+
+    assert (await db.task(run_id, "a"))["status"] == "queued"
+
+
+async def test_a_push_takes_at_most_the_free_slots_and_then_wakes_everyone(
+        store: Store, db: Db, notes: Channel) -> None:
+    await idle_worker(store, slots=2)
+
+    run_id = await start(store, flow_of("f", ("m", [], {"map": True})), [1, 2, 3, 4, 5])
+
+    statuses = [t["status"] for t in await db.tasks(run_id)]
+    assert statuses.count("started") == 2 and statuses.count("queued") == 3
+    [push, wake] = await notes.drain()
+    assert len(json.loads(push[1])["tasks"]) == 2
+    assert wake == ("htdag_tasks", "")  # more is queued: every worker, this one too
+    assert await worker_row(db) == {"idle_slots": 0, "tasks_pushed": 2}
+
+
+async def test_an_exchange_counts_pushes_its_worker_had_not_heard_of(
+        store: Store, db: Db) -> None:
+    await idle_worker(store, slots=2)
+    await start(store, flow_of("f", ("a", [])), None)  # pushed: one slot taken
+    run_id = await start(store, flow_of("g", ("m", [], {"map": True})), [1, 2, 3])
+    # (the second run went to the remaining slot)
+    assert await worker_row(db) == {"idle_slots": 0, "tasks_pushed": 2}
+
+    # The worker sent this exchange before it heard of either push: it offers its
+    # two slots, and they are taken, so it claims nothing.
+    assert await store.exchange(WORKER_A, [], [], 2, HANDLERS, 30, accept_pushes=True,
+                                pushes_seen=0) == []
+    # Having heard of both (and finished them, say), it claims the rest.
+    claimed = await store.exchange(WORKER_A, [], [], 2, HANDLERS, 30, accept_pushes=True,
+                                   pushes_seen=2)
+    assert len(claimed) == 2
+    assert sum(t["status"] == "queued" for t in await db.tasks(run_id)) == 0
+
+
+async def test_a_payload_too_large_for_notify_is_not_pushed(
+        store: Store, db: Db, notes: Channel) -> None:
+    await idle_worker(store)
+
+    run_id = await start(store, flow_of("f", ("a", [])), "x" * 10_000)
+
+    assert (await db.task(run_id, "a"))["status"] == "queued"
+    assert await notes.drain() == [("htdag_tasks", "")]
+    assert await worker_row(db) == {"idle_slots": 4, "tasks_pushed": 0}
+    assert [e["kind"] for e in await db.rows(
+        "select kind from htdag.events where kind like 'task.%%'")] == []
+
+
+async def test_pushes_a_worker_never_heard_of_go_back_to_the_queue(
+        store: Store, db: Db) -> None:
+    await idle_worker(store)
+    first = await start(store, flow_of("f", ("a", [])), None)
+    second = await start(store, flow_of("g", ("a", [])), None)
+    heard = (await db.task(first, "a"))["task_id"]
+
+    released = await store.release_unheard_tasks(WORKER_A, [heard], 1)
+
+    assert released == [(await db.task(second, "a"))["task_id"]]
+    row = await db.task(second, "a")
+    assert (row["status"], row["attempts_count"], row["worker_id"]) == ("queued", 0, None)
+    assert (await db.task(first, "a"))["status"] == "started"
+    assert (await worker_row(db))["tasks_pushed"] == 1  # no longer owed
+
+
+async def test_a_stopping_worker_gives_back_what_was_pushed_to_it(
+        store: Store, db: Db) -> None:
+    await idle_worker(store)
+    run_id = await start(store, flow_of("f", ("a", [])), None)
+
+    await store.stop_worker(WORKER_A)
+
+    assert (await db.task(run_id, "a"))["status"] == "queued"
+    assert (await worker_row(db))["idle_slots"] == 0
