@@ -219,7 +219,8 @@ class Worker:
                 continue
             timeout = self.poll_interval if not self._stopping else 0.05
             try:
-                await asyncio.wait_for(self._wakeup.wait(), timeout)
+                async with asyncio.timeout(timeout):  # no extra task, unlike wait_for
+                    await self._wakeup.wait()
             except TimeoutError:
                 self._want_claim = True
 
@@ -445,7 +446,10 @@ class Worker:
             raise NonRetryableError(f"this worker has no handler {task.handler!r}")
         args = (task.input, ctx) if self._takes_ctx[task.handler] else (task.input,)
         if self._is_async[task.handler]:
-            return await asyncio.wait_for(fn(*args), task.timeout)
+            # Awaited in this task (wait_for would wrap it in another one: a loop
+            # iteration more on the way in and on the way out of every handler).
+            async with asyncio.timeout(task.timeout):
+                return await fn(*args)
         # A sync handler cannot be interrupted: on timeout its attempt is abandoned
         # (the thread runs on) and its late result is rejected by the claim token.
         future = asyncio.wrap_future(self._threads.submit(lambda: fn(*args)))
