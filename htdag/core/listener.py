@@ -10,7 +10,6 @@ they care about."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -120,8 +119,9 @@ class Listener:
             changed.cancel()
             if not reader.done():
                 reader.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await reader
+                # asyncio.wait, not "await reader": the reader's CancelledError must not
+                # be mistaken for (and swallow) a cancellation of this task by close().
+                await asyncio.wait((reader,))
         if not reader.cancelled():
             reader.result()  # the connection's error, if it ended with one
             raise psycopg.OperationalError("the LISTEN connection stopped delivering")
@@ -144,8 +144,9 @@ class Listener:
 
     async def close(self) -> None:
         self._subscriptions.clear()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait((task,))  # a cancellation of close() itself still propagates
+            if not task.cancelled() and task.exception() is not None:
+                log.warning("listener ended with %r", task.exception())

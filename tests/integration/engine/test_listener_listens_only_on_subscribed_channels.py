@@ -5,10 +5,12 @@ channel when a later subscription needs it."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
 from htdag.core.engine import AsyncEngine
+from htdag.core.listener import Listener
 
 from .._support import Db, eventually
 
@@ -53,3 +55,19 @@ async def test_a_later_subscription_adds_its_channel_and_is_told_to_catch_up(
     await db.execute("select pg_notify('htdag_events', '7:1'), pg_notify('htdag_tasks', 'y')")
 
     await eventually(lambda: events == ["7:1"] and tasks == ["y"])
+
+
+async def test_closing_while_a_channel_is_being_added_ends_the_listener(dsn: str) -> None:
+    # Close at each point of the switch to the new channel, one loop turn apart.
+    for turns in range(8):
+        listener = Listener(dsn)
+        listener.subscribe("htdag_tasks", lambda c, p: None)
+        await listener.wait_connected()
+        listener.subscribe("htdag_events", lambda c, p: None)
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        started = time.monotonic()
+        await asyncio.wait_for(listener.close(), 3)
+        # (close() would swallow wait_for's cancellation: time it instead)
+        assert time.monotonic() - started < 1, f"close() hung after {turns} loop turns"
+        assert listener._task is None
