@@ -85,6 +85,7 @@ class Task(SQLModel, table=True):
     claim_token: uuid.UUID | None = None
     worker_id: uuid.UUID | None = None
     lease_expires_at: datetime | None = None
+    input: Any = Field(default=None, sa_column=Column(JSONB))  # a map task's element
     output: Any = Field(default=None, sa_column=Column(JSONB))
     error: str | None = None
     waiting_for_run_id: uuid.UUID | None = None

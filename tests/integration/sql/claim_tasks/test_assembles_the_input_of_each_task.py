@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from htdag.core.store import Store
 
-from ..._support import WORKER_A, by_step, claim, complete, flow_of, start
+from ..._support import WORKER_A, Db, by_step, claim, complete, flow_of, start
 
 
 async def test_a_root_single_step_gets_the_run_input_under_run(store: Store) -> None:
@@ -52,3 +52,29 @@ async def test_a_dependent_map_step_task_gets_its_element_of_the_dependency_outp
 
     assert sorted((t.task_index, t.input) for t in tasks) == [(0, 10), (1, 20), (2, 30)]
     assert {t.step_name for t in tasks} == {"m"}
+
+
+async def test_a_map_task_keeps_its_element_and_the_claim_reads_no_array(
+        store: Store, db: Db) -> None:
+    # The element is stored in the task when the step starts: a claim of a big map
+    # does not read (and decompress) the whole array once per task.
+    run_id = await start(store, flow_of("f", ("m", [], {"map": True})), ["x" * 50] * 2000)
+    rows = await db.rows("select task_index, input from htdag.tasks where run_id = %s"
+                         " order by task_index", (run_id,))
+    assert len(rows) == 2000 and all(r["input"] == "x" * 50 for r in rows)
+    # Proof that the claim takes the stored element: the run's array is gone.
+    await db.execute("update htdag.runs set input = '[]' where run_id = %s", (run_id,))
+
+    tasks = await claim(store, limit=100)
+
+    assert len(tasks) == 100 and {t.input for t in tasks} == {"x" * 50}
+
+
+async def test_a_map_task_made_before_elements_were_stored_reads_the_array(
+        store: Store, db: Db) -> None:
+    run_id = await start(store, flow_of("f", ("m", [], {"map": True})), [7, 8])
+    await db.execute("update htdag.tasks set input = null where run_id = %s", (run_id,))
+
+    tasks = await claim(store)
+
+    assert sorted((t.task_index, t.input) for t in tasks) == [(0, 7), (1, 8)]
