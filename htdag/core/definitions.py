@@ -223,15 +223,25 @@ class Flow:
     def topological_order(self) -> list[Step]:
         """Steps ordered so that every step comes after its dependencies."""
         self.validate()
-        done: set[str] = set()
+        # Level by level (a level: the steps whose dependencies are all in earlier
+        # levels), each sorted by name, so the canonical form (and the hash) ignores
+        # the order steps were added in. Linear in steps and edges, plus the sorts.
+        waiting = {n: len(set(s.depends_on)) for n, s in self._steps.items()}
+        dependents: dict[str, list[str]] = {n: [] for n in self._steps}
+        for n, s in self._steps.items():
+            for dep in set(s.depends_on):
+                dependents[dep].append(n)
         order: list[Step] = []
-        remaining = dict(self._steps)
-        while remaining:
-            # Sorted, so the canonical form (and the hash) ignores the order steps were added in.
-            ready = sorted(n for n, s in remaining.items() if set(s.depends_on) <= done)
-            for n in ready:
-                order.append(remaining.pop(n))
-                done.add(n)
+        level = sorted(n for n, count in waiting.items() if count == 0)
+        while level:
+            order.extend(self._steps[n] for n in level)
+            following: list[str] = []
+            for n in level:
+                for d in dependents[n]:
+                    waiting[d] -= 1
+                    if waiting[d] == 0:
+                        following.append(d)
+            level = sorted(following)
         return order
 
     def to_definition(self) -> dict[str, Any]:
@@ -318,28 +328,27 @@ class _FlowSpec(BaseModel):
 
 
 def find_cycle(graph: Mapping[str, Iterable[str]]) -> list[str] | None:
-    """A cycle in a dependency graph as [a, b, ..., a], or None."""
+    """A cycle in a dependency graph as [a, b, ..., a], or None. Depth-first, with
+    its own stack: a chain of thousands of steps must not hit the recursion limit."""
     WHITE, GREY, BLACK = 0, 1, 2
     color = {n: WHITE for n in graph}
-    stack: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        color[node] = GREY
-        stack.append(node)
-        for nxt in graph.get(node, ()):
-            if color.get(nxt) == GREY:
-                return [*stack[stack.index(nxt):], nxt]
-            if color.get(nxt) == WHITE:
-                found = visit(nxt)
-                if found:
-                    return found
-        stack.pop()
-        color[node] = BLACK
-        return None
-
-    for n in graph:
-        if color[n] == WHITE:
-            found = visit(n)
-            if found:
-                return found
+    for root in graph:
+        if color[root] != WHITE:
+            continue
+        color[root] = GREY
+        path = [root]
+        pending = [iter(graph.get(root, ()))]
+        while pending:
+            for nxt in pending[-1]:
+                seen = color.get(nxt)
+                if seen == GREY:
+                    return [*path[path.index(nxt):], nxt]
+                if seen == WHITE:
+                    color[nxt] = GREY
+                    path.append(nxt)
+                    pending.append(iter(graph.get(nxt, ())))
+                    break
+            else:
+                color[path.pop()] = BLACK
+                pending.pop()
     return None

@@ -403,3 +403,20 @@ def test_the_hash_is_of_the_canonical_json() -> None:
     assert from_json.hash == flow.hash
     assert len(flow.hash) == 32
     int(flow.hash, 16)
+
+
+def test_steps_are_ordered_level_by_level_and_by_name_within_a_level() -> None:
+    flow = Flow("levels")
+    for name, deps in [("z", []), ("c", ["z", "a"]), ("a", []), ("b", ["a"]), ("d", ["c"])]:
+        flow.add_step(name, f"h.{name}", depends_on=deps)
+
+    assert [s.name for s in flow.topological_order()] == ["a", "z", "b", "c", "d"]
+
+
+def test_a_long_chain_added_backwards_is_ordered_from_its_root() -> None:
+    flow = Flow("long")
+    names = [f"s{i:04d}" for i in range(3000)]
+    for i in reversed(range(3000)):
+        flow.add_step(names[i], "h.link", depends_on=[names[i - 1]] if i else [])
+
+    assert [s.name for s in flow.topological_order()] == names
