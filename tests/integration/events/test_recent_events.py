@@ -73,7 +73,7 @@ async def test_a_run_id_gives_that_run_and_its_child_runs(engine: AsyncEngine) -
 
     tree = await aget_recent_events(engine, parent, limit=1000)
     assert {e.run_id for e in tree} == {parent, child}
-    assert len(tree) == 12
+    assert len(tree) == 13  # 6 per run, and the parent's subgoal.completed
     only_child = await aget_recent_events(engine, str(child))  # ids as strings work too
     assert {e.run_id for e in only_child} == {child}
     latest_of_other = await aget_recent_events(engine, other, limit=2, kinds="step")
@@ -98,7 +98,8 @@ async def test_switching_task_events_off_leaves_run_and_step_history(
 
     history = await aget_recent_events(engine, parent)
     assert sorted(kinds(history)) == sorted(
-        ["run.started", "step.started", "step.completed", "run.completed"] * 2)
+        ["run.started", "step.started", "step.completed", "run.completed"] * 2
+        + ["subgoal.completed"])
     assert {e.run_id for e in history} == {parent, child}
     assert await aget_recent_events(engine, kinds="task") == []
 

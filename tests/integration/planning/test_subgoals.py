@@ -52,6 +52,15 @@ async def test_a_subgoal_two_levels_deep(engine: AsyncEngine, world: World, db: 
     tree = await run_tree(engine, root)
     assert [d.run.run_id for d in tree] == [root, child.run_id, grandchild.run_id]
 
+    # Each parent heard its subgoal end, after the child's own run.completed.
+    ended = await db.rows("select kind, run_id, root_run_id, data from htdag.events"
+                          " where kind like 'subgoal.%%' order by event_id")
+    assert [(e["kind"], e["run_id"], e["data"].get("child_run_id")) for e in ended
+            if e["kind"] != "subgoal.submitted"] == [
+        ("subgoal.completed", child.run_id, str(grandchild.run_id)),
+        ("subgoal.completed", root, str(child.run_id))]
+    assert {e["root_run_id"] for e in ended} == {root}
+
 
 async def test_the_depth_limit_fails_clearly_and_quickly(engine: AsyncEngine, world: World,
                                                          db: Db) -> None:
@@ -163,6 +172,11 @@ async def test_a_child_failure_fails_the_parent_task_after_its_retries(
     children = await engine.list_runs(parent_run_id=root)
     assert [c.status for c in children] == [RunStatus.FAILED] * 2
     assert world.calls["fail"] == 2
+    failed = await db.rows("select run_id, data from htdag.events"
+                           " where kind = 'subgoal.failed' order by event_id")
+    assert [(f["run_id"], f["data"]["child_run_id"]) for f in failed] == [
+        (root, str(c.run_id)) for c in sorted(children, key=lambda c: c.started_at)]
+    assert all("x failed" in f["data"]["error"]["message"] for f in failed)
 
 
 async def test_a_parent_task_retry_can_succeed(engine: AsyncEngine, world: World,
@@ -203,6 +217,10 @@ async def test_cancelling_the_root_cancels_its_children(engine: AsyncEngine, wor
     # The running handler was told: its coroutine was cancelled.
     await eventually(lambda: world.calls["block_cancelled"] == 1)
     assert world.calls["leaf"] == 0
+    [ended] = await db.rows("select run_id, data from htdag.events where kind = 'subgoal.failed'")
+    assert ended["run_id"] == root
+    assert ended["data"] == {"child_run_id": str(child.run_id), "cancelled": True,
+                             "parent_task_id": (await db.task(root, "sub"))["task_id"]}
 
 
 async def test_cancelling_a_child_fails_its_waiting_parent_task(

@@ -156,8 +156,9 @@ async def test_a_waiting_task_records_task_completed_when_its_child_run_complete
     events = await table_events(db, parent)  # the parent's tree: child events included
     assert where([e for e in events if e["run_id"] == parent]) == [
         ("run.started", None, None), ("step.started", "plan", None),
-        ("task.started", "plan", 0), ("task.completed", "plan", 0),
-        ("step.completed", "plan", None), ("run.completed", None, None)]
+        ("task.started", "plan", 0), ("subgoal.completed", None, None),
+        ("task.completed", "plan", 0), ("step.completed", "plan", None),
+        ("run.completed", None, None)]
     child_kinds = [e["kind"] for e in events if e["run_id"] == child]
     assert child_kinds[-1] == "run.completed"
     last_of_child = max(i for i, e in enumerate(events) if e["run_id"] == child)
@@ -175,7 +176,7 @@ async def test_a_waiting_task_whose_child_run_fails_records_task_retrying(
     assert (await db.task(parent, "plan"))["status"] == "queued"
     parent_events = [e for e in await table_events(db, parent) if e["run_id"] == parent]
     assert kinds_of(parent_events) == [
-        "run.started", "step.started", "task.started", "task.retrying"]
+        "run.started", "step.started", "task.started", "subgoal.failed", "task.retrying"]
     retrying = parent_events[-1]
     assert retrying["task_index"] == 0 and retrying["data"]["attempt"] == 1
     assert "child broke" in retrying["data"]["error"]
@@ -188,5 +189,6 @@ async def test_a_waiting_task_whose_child_run_fails_on_its_last_attempt_records_
     await fail(store, work, "child broke", retryable=False)
 
     kinds = kinds_of([e for e in await table_events(db, parent) if e["run_id"] == parent])
-    assert kinds[:4] == ["run.started", "step.started", "task.started", "task.failed"]
-    assert sorted(kinds[4:]) == ["run.failed", "step.failed"]
+    assert kinds[:5] == ["run.started", "step.started", "task.started", "subgoal.failed",
+                         "task.failed"]
+    assert sorted(kinds[5:]) == ["run.failed", "step.failed"]
