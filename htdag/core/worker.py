@@ -14,7 +14,7 @@ import re
 import socket
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +35,7 @@ DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024 * 1024
 _NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")  # an escaped NUL, not an escaped backslash
 _TRANSIENT = (psycopg.OperationalError, psycopg.errors.DeadlockDetected,
               psycopg.errors.SerializationFailure)
+_FAILED = object()  # what _rare_call returns after a transient error
 
 
 def collect_handlers(handlers: Mapping[str, HandlerFn] | Iterable[Flow | Mapping[str, HandlerFn]]
@@ -224,16 +225,22 @@ class Worker:
             except TimeoutError:
                 self._want_claim = True
 
-    async def _flush_waits(self) -> bool:
-        """Tasks whose handlers started child runs now wait for them (rare: one call)."""
-        waits, self._waits = self._waits, []
+    async def _rare_call(self, what: str, call: Awaitable[Any]) -> Any:
+        """A call outside the exchange (rare): its result, or _FAILED after a
+        transient error (logged; the caller keeps its buffer and the loop retries)."""
         try:
-            await self.engine.store.wait_for_runs(waits)
+            return await call
         except _TRANSIENT as exc:
-            self._waits[:0] = waits
-            log.warning("worker %s: cannot record waiting tasks (%s); retrying", self.worker_id,
-                        exc)
+            log.warning("worker %s: cannot %s (%s); retrying", self.worker_id, what, exc)
             await asyncio.sleep(0.2)
+            return _FAILED
+
+    async def _flush_waits(self) -> bool:
+        """Tasks whose handlers started child runs now wait for them."""
+        waits, self._waits = self._waits, []
+        if await self._rare_call("record waiting tasks",
+                                 self.engine.store.wait_for_runs(waits)) is _FAILED:
+            self._waits[:0] = waits
             return False
         return True
 
@@ -245,14 +252,11 @@ class Worker:
         known = [*self._running, *(c.task_id for c in self._done),
                  *(f.task_id for f in self._failed), *(t for t, _, _ in self._waits),
                  *(t for t, _ in self._give_back)]
-        try:
-            released = await self.engine.store.release_unheard_tasks(
-                self.worker_id, known, self._pushes_seen)
-        except _TRANSIENT as exc:
+        released = await self._rare_call("give back unheard pushes",
+                                         self.engine.store.release_unheard_tasks(
+                                             self.worker_id, known, self._pushes_seen))
+        if released is _FAILED:
             self._release_unheard = True
-            log.warning("worker %s: cannot give back unheard pushes (%s); retrying",
-                        self.worker_id, exc)
-            await asyncio.sleep(0.2)
             return False
         if released:
             log.info("worker %s: gave back %d tasks pushed while not listening",
@@ -391,13 +395,9 @@ class Worker:
 
     async def _flush_give_back(self) -> bool:
         surplus, self._give_back = self._give_back, []
-        try:
-            await self.engine.store.release_tasks(surplus)
-        except _TRANSIENT as exc:
+        if await self._rare_call("give back surplus tasks",
+                                 self.engine.store.release_tasks(surplus)) is _FAILED:
             self._give_back[:0] = surplus
-            log.warning("worker %s: cannot give back surplus tasks (%s); retrying",
-                        self.worker_id, exc)
-            await asyncio.sleep(0.2)
             return False
         return True
 

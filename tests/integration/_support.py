@@ -113,6 +113,31 @@ def by_step(tasks: list[ClaimedTask]) -> dict[tuple[str, int], ClaimedTask]:
     return {(t.step_name, t.task_index): t for t in tasks}
 
 
+# notifications ----------------------------------------------------------------------
+
+
+class Notifications:
+    """What arrives on a LISTEN connection of the test's own."""
+
+    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self.conn = conn
+
+    async def drain(self) -> list[tuple[str, str]]:
+        """(channel, payload) of what arrived so far (waits a moment for stragglers)."""
+        return [(n.channel, n.payload) async for n in self.conn.notifies(timeout=0.3)]
+
+    async def payloads(self, channel: str) -> list[str]:
+        return [payload for name, payload in await self.drain() if name == channel]
+
+
+@contextlib.asynccontextmanager
+async def listening(dsn: str, *channels: str) -> AsyncIterator[Notifications]:
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        for channel in channels:
+            await conn.execute(f"listen {channel}")
+        yield Notifications(conn)
+
+
 # waiting and workers ------------------------------------------------------------
 
 

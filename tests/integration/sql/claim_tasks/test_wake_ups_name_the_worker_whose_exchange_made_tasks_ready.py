@@ -5,59 +5,47 @@ it need not wake), anything else leaves the payload empty (every worker wakes)."
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
-import psycopg
 import pytest
 
 from htdag.core.store import Completion, Failure, Store
 
-from ..._support import WORKER_A, claim, complete, flow_of, start
-
-
-class Wakeups:
-    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        self.conn = conn
-
-    async def drain(self) -> list[str]:
-        return [n.payload async for n in self.conn.notifies(timeout=0.3)
-                if n.channel == "htdag_tasks"]
+from ..._support import WORKER_A, Notifications, claim, complete, flow_of, listening, start
 
 
 @pytest.fixture
-async def wakeups(dsn: str) -> AsyncIterator[Wakeups]:
-    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
-        await conn.execute("listen htdag_tasks")
-        yield Wakeups(conn)
+async def wakeups(dsn: str) -> AsyncIterator[Notifications]:
+    async with listening(dsn, "htdag_tasks") as found:
+        yield found
 
 
 async def test_an_exchange_names_its_worker_and_has_claimed_what_it_made_ready(
-        store: Store, wakeups: Wakeups) -> None:
+        store: Store, wakeups: Notifications) -> None:
     await start(store, flow_of("f", ("a", []), ("b", ["a"]), ("c", ["b"])), None)
-    assert await wakeups.drain() == [""]  # start_run: for every worker
+    assert await wakeups.payloads("htdag_tasks") == [""]  # start_run: for every worker
 
     [a] = await claim(store)
-    assert await wakeups.drain() == []  # a claim makes nothing ready
+    assert await wakeups.payloads("htdag_tasks") == []  # a claim makes nothing ready
 
     claimed = await store.exchange(
         WORKER_A, [Completion(a.task_id, a.claim_token, "1")], [], 10, None, 30)
 
     assert [t.step_name for t in claimed] == ["b"]
-    assert await wakeups.drain() == [str(WORKER_A)]
+    assert await wakeups.payloads("htdag_tasks") == [str(WORKER_A)]
 
     # A completion outside an exchange wakes everybody.
     [b] = claimed
     await complete(store, b, 2)
-    assert await wakeups.drain() == [""]
+    assert await wakeups.payloads("htdag_tasks") == [""]
 
 
 async def test_a_retry_requeued_by_an_exchange_names_its_worker(
-        store: Store, wakeups: Wakeups) -> None:
+        store: Store, wakeups: Notifications) -> None:
     await start(store, flow_of("f", ("a", [], {"max_attempts": 3})), None)
-    await wakeups.drain()
+    await wakeups.payloads("htdag_tasks")
     [a] = await claim(store)
 
     await store.exchange(WORKER_A, [], [Failure(a.task_id, a.claim_token, "boom", True)], 0,
                          None, 30)
 
-    assert await wakeups.drain() == [str(WORKER_A)]
+    assert await wakeups.payloads("htdag_tasks") == [str(WORKER_A)]

@@ -10,30 +10,19 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import psycopg
 import pytest
 
 from htdag.core.store import Completion, Store
 
-from ..._support import WORKER_A, WORKER_B, Db, flow_of, start
+from ..._support import WORKER_A, WORKER_B, Db, Notifications, flow_of, listening, start
 
 HANDLERS = ["h.a", "h.b", "h.m"]
 
 
-class Channel:
-    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        self.conn = conn
-
-    async def drain(self) -> list[tuple[str, str]]:
-        return [(n.channel, n.payload) async for n in self.conn.notifies(timeout=0.3)]
-
-
 @pytest.fixture
-async def notes(dsn: str) -> AsyncIterator[Channel]:
-    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
-        await conn.execute("listen htdag_push")
-        await conn.execute("listen htdag_tasks")
-        yield Channel(conn)
+async def notes(dsn: str) -> AsyncIterator[Notifications]:
+    async with listening(dsn, "htdag_push", "htdag_tasks") as found:
+        yield found
 
 
 async def idle_worker(store: Store, worker: Any = WORKER_A, slots: int = 4) -> None:
@@ -48,7 +37,7 @@ async def worker_row(db: Db, worker: Any = WORKER_A) -> dict[str, Any]:
 
 
 async def test_a_started_run_is_pushed_with_its_input_to_the_idle_worker(
-        store: Store, db: Db, notes: Channel) -> None:
+        store: Store, db: Db, notes: Notifications) -> None:
     await idle_worker(store)
     assert await worker_row(db) == {"idle_slots": 4, "tasks_pushed": 0}
 
@@ -87,7 +76,7 @@ async def test_no_push_goes_to_a_busy_stopped_or_non_accepting_worker(
 
 
 async def test_a_push_takes_at_most_the_free_slots_and_then_wakes_everyone(
-        store: Store, db: Db, notes: Channel) -> None:
+        store: Store, db: Db, notes: Notifications) -> None:
     await idle_worker(store, slots=2)
 
     run_id = await start(store, flow_of("f", ("m", [], {"map": True})), [1, 2, 3, 4, 5])
@@ -120,7 +109,7 @@ async def test_an_exchange_counts_pushes_its_worker_had_not_heard_of(
 
 
 async def test_a_payload_too_large_for_notify_is_not_pushed(
-        store: Store, db: Db, notes: Channel) -> None:
+        store: Store, db: Db, notes: Notifications) -> None:
     await idle_worker(store)
 
     run_id = await start(store, flow_of("f", ("a", [])), "x" * 10_000)
