@@ -244,6 +244,14 @@ class Worker:
             return False
         return True
 
+    async def _flush_give_back(self) -> bool:
+        surplus, self._give_back = self._give_back, []
+        if await self._rare_call("give back surplus tasks",
+                                 self.engine.store.release_tasks(surplus)) is _FAILED:
+            self._give_back[:0] = surplus
+            return False
+        return True
+
     async def _give_back_unheard(self) -> bool:
         """After the LISTEN connection came back: tasks pushed to us while it was down
         go back to the queue (rare: one call). Runs between exchanges, so every task
@@ -392,14 +400,6 @@ class Worker:
             else:
                 self._give_back.append((task.task_id, task.claim_token))
                 self._wakeup.set()
-
-    async def _flush_give_back(self) -> bool:
-        surplus, self._give_back = self._give_back, []
-        if await self._rare_call("give back surplus tasks",
-                                 self.engine.store.release_tasks(surplus)) is _FAILED:
-            self._give_back[:0] = surplus
-            return False
-        return True
 
     def _start(self, task: ClaimedTask) -> None:
         ctx = TaskContext(run_id=task.run_id, step=task.step_name, task_index=task.task_index,

@@ -7,8 +7,8 @@
 --   status changes (UPDATE OF status ... WHEN, checked without a call): the
 --   counter updates (remaining_tasks, remaining_deps, remaining_steps,
 --   heartbeats) no longer run a statement trigger over transition tables.
--- * Task and attempt events stay statement triggers: a claim or completion
---   batch of a hundred tasks appends its hundred events in one insert.
+-- * Task events stay a statement trigger: a claim or completion batch of a
+--   hundred tasks appends its hundred events in one insert.
 --
 -- A notification still says "<last event id>:<count>" of the rows one insert
 -- appended (count 1 for a row trigger); listeners read the rows themselves.
@@ -179,38 +179,6 @@ begin
 end;
 $$;
 
--- task.timed_out from the attempt a reaped lease records.
-create or replace function htdag._attempt_events()
-returns trigger
-language plpgsql
-set search_path = ''
-as $$
-declare
-    v_last bigint;
-    v_count int;
-begin
-    if not htdag._task_events_on() then
-        return null;
-    end if;
-    with appended as (
-        insert into htdag.events (kind, run_id, root_run_id, step_name, task_index, data)
-        select 'task.timed_out', a.run_id, r.root_run_id, a.step_name, t.task_index,
-               jsonb_build_object('attempt', a.attempt, 'worker_id', a.worker_id,
-                                  'error', a.error)
-        from new_attempts a
-        join htdag.tasks t on t.task_id = a.task_id
-        join htdag.runs r on r.run_id = a.run_id
-        where a.outcome = 'timed_out'
-        returning event_id
-    )
-    select max(event_id), count(*) into v_last, v_count from appended;
-    if v_count > 0 then
-        perform pg_notify('htdag_events', v_last::text || ':' || v_count::text);
-    end if;
-    return null;
-end;
-$$;
-
 -- The planning layer's events (0033), now announced.
 create or replace function htdag.record_event(p_kind text, p_run_id uuid, p_data jsonb)
 returns bigint
@@ -257,9 +225,9 @@ begin
 end;
 $$;
 
--- Helpers called on every transition, now in PL/pgSQL, which keeps its plans for
--- the session: a LANGUAGE sql function with a SET clause is parsed and planned
--- again at every call (before PostgreSQL 18).
+-- The task events setting, now in PL/pgSQL, which keeps its plans for the
+-- session: a LANGUAGE sql function with a SET clause is parsed and planned again
+-- at every call (before PostgreSQL 18), and this one runs on every transition.
 create or replace function htdag._task_events_on()
 returns boolean
 language plpgsql
@@ -269,15 +237,5 @@ as $$
 begin
     return coalesce((select (value #>> '{}')::boolean from htdag.settings
                      where key = 'task_events'), true);
-end;
-$$;
-
-create or replace function htdag._notify_tasks()
-returns void
-language plpgsql
-set search_path = ''
-as $$
-begin
-    perform pg_notify('htdag_tasks', coalesce(current_setting('htdag.notify_origin', true), ''));
 end;
 $$;

@@ -1,5 +1,6 @@
 -- Fewer statements per completion (each one that writes a table with CHECK
 -- constraints also re-reads them): a chain step is a handful of statements less.
+-- (worker_exchange's own lock statement goes the same way in 0037.)
 
 -- The budget check reads the root run once; only a limited budget is written.
 create or replace function htdag._take_task_budget(p_root_run_id uuid, p_count int)
@@ -132,47 +133,5 @@ begin
         end if;
     end loop;
     return v_done;
-end;
-$$;
-
--- A worker's one round trip: record finished and failed attempts, then claim
--- more. A worker that finishes a task can start the next ready one (possibly
--- the step its completion just started) without another round trip.
-create or replace function htdag.worker_exchange(
-    p_worker_id uuid,
-    p_done_ids bigint[], p_done_tokens uuid[], p_done_outputs jsonb[],
-    p_failed_ids bigint[], p_failed_tokens uuid[], p_failed_errors text[],
-    p_failed_retryable boolean[],
-    p_claim_limit int, p_handlers text[], p_lease_seconds double precision)
-returns table (task_id bigint, claim_token uuid, run_id uuid, step_name text, task_index int,
-               handler text, attempt int, timeout double precision, input jsonb)
-language plpgsql
-set search_path = ''
-as $$
-begin
-    if cardinality(p_done_ids) = 0 and cardinality(p_failed_ids) = 0 then
-        -- A claim alone need not wait for its WAL flush: if a crash loses it, the
-        -- tasks are simply queued again (delivery is at least once), and the
-        -- completion of a lost claim is rejected by its token. Completions and
-        -- failures always commit synchronously.
-        perform set_config('synchronous_commit', 'off', true);
-    end if;
-    -- The NOTIFY of tasks this exchange makes ready names this worker, which ignores
-    -- it: the claim below, in the same transaction, already took what it could.
-    perform set_config('htdag.notify_origin', p_worker_id::text, true);
-    -- Task rows are locked in task_id order, as every transition does (see cancel_run).
-    -- (complete_tasks and fail_tasks lock their own; both at once are locked here.)
-    if cardinality(p_done_ids) > 0 and cardinality(p_failed_ids) > 0 then
-        perform 1 from htdag.tasks t where t.task_id = any (p_done_ids || p_failed_ids)
-        order by t.task_id for update;
-    end if;
-    if cardinality(p_done_ids) > 0 then
-        perform htdag.complete_tasks(p_done_ids, p_done_tokens, p_done_outputs);
-    end if;
-    if cardinality(p_failed_ids) > 0 then
-        perform htdag.fail_tasks(p_failed_ids, p_failed_tokens, p_failed_errors, p_failed_retryable);
-    end if;
-    return query select * from htdag.claim_tasks(p_worker_id, p_claim_limit, p_handlers,
-                                                 p_lease_seconds);
 end;
 $$;

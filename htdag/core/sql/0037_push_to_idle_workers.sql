@@ -147,8 +147,10 @@ $$;
 drop function htdag.worker_exchange(uuid, bigint[], uuid[], jsonb[], bigint[], uuid[], text[],
                                     boolean[], int, text[], double precision);
 
--- A worker's one round trip (0018, 0034, 0036), now also saying whether it is idle: record finished and failed attempts, then claim
--- more. A worker that finishes a task can start the next ready one (possibly
+-- A worker's one round trip (0018), now also naming itself as the origin of the
+-- wake-ups it causes (0034), locking task rows itself only when it both completes
+-- and fails (each of those locks its own), and saying whether it is idle: record
+-- finished and failed attempts, then claim more. A worker that finishes a task can start the next ready one (possibly
 -- the step its completion just started) without another round trip.
 create or replace function htdag.worker_exchange(
     p_worker_id uuid,

@@ -6,7 +6,8 @@
 
 alter table htdag.tasks add column input jsonb;
 
--- _start_steps (0003, 0034), storing each map task's element.
+-- _start_steps (0003), storing each map task's element and waking workers
+-- through _notify_tasks (0034, 0037).
 create or replace function htdag._start_steps(p_run_id uuid, p_step_names text[])
 returns void
 language plpgsql
