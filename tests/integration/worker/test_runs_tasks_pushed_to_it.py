@@ -94,7 +94,10 @@ async def test_pushes_missed_while_not_listening_are_given_back_at_once(
     monkeypatch.setattr(listener_module, "psycopg", GatedPsycopg(gate))
     await engine.store_flow(flow)
     # A long lease and no poll: only the give-back can bring the task back soon.
-    async with running_worker(engine, [flow], lease_seconds=30, poll_interval=30):
+    async with running_worker(engine, [flow], lease_seconds=30, poll_interval=30) as worker:
+        # Idle in the database (its first exchange is done), so the run is pushed to it.
+        await eventually(lambda: db.value(
+            "select idle_slots > 0 from htdag.workers where worker_id = %s", (worker.worker_id,)))
         gate.clear()
         [listener] = await db.rows(LISTENER)
         await db.execute("select pg_terminate_backend(%s)", (listener["pid"],))
