@@ -13,6 +13,13 @@
 -- also re-ran the foreign-key checks of the row (PostgreSQL re-checks a key on
 -- update when the row was written by the current transaction).
 --
+-- A worker's exchange that makes tasks ready while the queue is empty takes them
+-- as it creates them (_start_steps inserts them started, for that worker, up to
+-- the free slots the exchange offers): the claim it would have made in the same
+-- transaction would have picked exactly these, so nothing anyone can see changes,
+-- but the tasks are written once, not inserted and then claimed. A queue that
+-- holds any task leaves the order to the claim, as before.
+--
 -- And a worker's exchange wakes the other workers only when it leaves some of the
 -- tasks it made ready in the queue (its claim was full, or a task is for a handler
 -- it does not have): a chain step used to wake every listening worker, the
@@ -103,7 +110,10 @@ end;
 $$;
 
 -- _start_steps (0038) for steps of which some (p_started) are already marked
--- started by the caller: those only get their tasks.
+-- started by the caller: those only get their tasks. In a worker's exchange
+-- (htdag.claim_for: the worker, its free slots, lease and handlers) a step's tasks
+-- are created started for that worker when they fit its free slots, it has their
+-- handler, and no task is queued; their ids are noted in htdag.claimed.
 drop function htdag._start_steps(uuid, text[]);
 create function htdag._start_steps(p_run_id uuid, p_step_names text[],
                                    p_started text[] default '{}')
@@ -116,6 +126,8 @@ declare
     v_step htdag.steps;
     v_array jsonb;
     v_count int;
+    v_claim jsonb := nullif(current_setting('htdag.claim_for', true), '')::jsonb;
+    v_ids bigint[];
 begin
     select * into v_run from htdag.runs where run_id = p_run_id;
     for v_step in
@@ -161,6 +173,28 @@ begin
         end if;
         if v_count = 0 then
             perform htdag._complete_step(p_run_id, v_step.step_name, '[]'::jsonb);
+        elsif v_claim is not null and v_count <= (v_claim ->> 'room')::int
+              and (v_claim -> 'handlers' = 'null' or v_claim -> 'handlers' ? v_step.handler)
+              and not exists (select 1 from htdag.tasks t where t.status = 'queued') then
+            with created as (
+                insert into htdag.tasks (run_id, step_name, task_index, handler, priority,
+                                         max_attempts, base_delay, max_delay, timeout, input,
+                                         status, attempts_count, started_at, claim_token,
+                                         worker_id, lease_expires_at)
+                select p_run_id, v_step.step_name, i, v_step.handler, v_step.priority,
+                       v_step.max_attempts, v_step.base_delay, v_step.max_delay,
+                       v_step.timeout, case when v_step.kind = 'map' then v_array -> i end,
+                       'started', 1, now(), gen_random_uuid(), (v_claim ->> 'worker')::uuid,
+                       now() + make_interval(secs => (v_claim ->> 'lease')::double precision)
+                from generate_series(0, v_count - 1) as i
+                returning task_id
+            )
+            select array_agg(task_id order by task_id) into v_ids from created;
+            v_claim := jsonb_set(v_claim, '{room}', to_jsonb((v_claim ->> 'room')::int - v_count));
+            perform set_config('htdag.claim_for', v_claim::text, true),
+                    set_config('htdag.claimed', concat_ws(',',
+                        nullif(current_setting('htdag.claimed', true), ''),
+                        array_to_string(v_ids, ',')), true);
         else
             insert into htdag.tasks (run_id, step_name, task_index, handler, priority,
                                      max_attempts, base_delay, max_delay, timeout, input)
@@ -333,6 +367,7 @@ declare
     v_claimed int;
     v_idle int;
     v_ready jsonb;
+    v_taken bigint[];
 begin
     if p_accept_pushes then
         -- No push while this runs; pushes it had not heard of take slots it offered.
@@ -348,8 +383,14 @@ begin
         -- failures always commit synchronously.
         perform set_config('synchronous_commit', 'off', true);
     end if;
-    -- Tasks this exchange makes ready are noted, not announced (see _notify_tasks).
+    -- Tasks this exchange makes ready are noted, not announced (see _notify_tasks),
+    -- and taken as they are created while they fit (see _start_steps).
     perform set_config('htdag.notify_origin', p_worker_id::text, true);
+    if v_limit > 0 and cardinality(p_done_ids) > 0 then
+        perform set_config('htdag.claim_for', jsonb_build_object(
+            'worker', p_worker_id, 'room', v_limit, 'lease', p_lease_seconds,
+            'handlers', p_handlers)::text, true);
+    end if;
     -- Task rows are locked in task_id order, as every transition does (see cancel_run).
     -- (complete_tasks and fail_tasks lock their own; both at once are locked here.)
     if cardinality(p_done_ids) > 0 and cardinality(p_failed_ids) > 0 then
@@ -362,9 +403,14 @@ begin
     if cardinality(p_failed_ids) > 0 then
         perform htdag.fail_tasks(p_failed_ids, p_failed_tokens, p_failed_errors, p_failed_retryable);
     end if;
-    return query select * from htdag.claim_tasks(p_worker_id, v_limit, p_handlers,
-                                                 p_lease_seconds);
+    v_taken := string_to_array(nullif(current_setting('htdag.claimed', true), ''), ',');
+    if v_taken is not null then
+        return query select * from htdag._claimed_tasks(v_taken);
+    end if;
+    return query select * from htdag.claim_tasks(
+        p_worker_id, v_limit - coalesce(cardinality(v_taken), 0), p_handlers, p_lease_seconds);
     get diagnostics v_claimed = row_count;
+    v_claimed := v_claimed + coalesce(cardinality(v_taken), 0);
     -- A claim that came back short took every ready task it could run, so the
     -- tasks made ready above that it could run are taken.
     v_ready := nullif(current_setting('htdag.ready_handlers', true), '')::jsonb;
@@ -381,3 +427,132 @@ begin
     where worker_id = p_worker_id and idle_slots <> v_idle;
 end;
 $$;
+
+-- Started tasks with their input assembled, in the order given: what a claim
+-- returns (claim_tasks, and the tasks an exchange took as it created them).
+-- {"run": <run input>, <dep>: <dep output>, ...} for a single step, the stored
+-- element (or, for tasks from before 0038, one element of the input array) for a
+-- map step.
+create function htdag._claimed_tasks(p_task_ids bigint[])
+returns table (task_id bigint, claim_token uuid, run_id uuid, step_name text, task_index int,
+               handler text, attempt int, timeout double precision, input jsonb)
+language plpgsql
+set search_path = ''
+set enable_seqscan = off
+set enable_bitmapscan = off
+set enable_hashjoin = off
+set enable_mergejoin = off
+set plan_cache_mode = force_generic_plan
+as $$
+begin
+    return query
+    -- Every row below is reached by its full key, per task (the step, and each
+    -- dependency's step state): never by reading all steps of the flow or of the
+    -- run, which the planner would choose from statistics of small flows.
+    select c.task_id, c.claim_token, c.run_id, c.step_name, c.task_index, c.handler,
+           c.attempts_count, c.timeout,
+           case when s.kind = 'single' then
+               jsonb_build_object('run', r.input) || coalesce(
+                   (select jsonb_object_agg(d.dep_name,
+                                            (select ss.output from htdag.step_states ss
+                                             where ss.run_id = c.run_id
+                                               and ss.step_name = d.dep_name))
+                    from htdag.deps d
+                    where d.flow_hash = r.flow_hash and d.step_name = c.step_name), '{}'::jsonb)
+           when c.input is not null then c.input
+           when s.deps_count = 0 then r.input -> c.task_index
+           else (select (select ss.output from htdag.step_states ss
+                         where ss.run_id = c.run_id and ss.step_name = d.dep_name)
+                        -> c.task_index
+                 from htdag.deps d
+                 where d.flow_hash = r.flow_hash and d.step_name = c.step_name)
+           end
+    from unnest(p_task_ids) with ordinality as i(task_id, n)
+    join htdag.tasks c on c.task_id = i.task_id
+    join htdag.runs r on r.run_id = c.run_id
+    cross join lateral (select s.kind, s.deps_count from htdag.steps s
+                        where s.flow_hash = r.flow_hash and s.step_name = c.step_name
+                        limit 1) s  -- (flow_hash, step_name) is its key: one row
+    order by i.n;
+end;
+$$;
+
+-- claim_tasks (0038), its result assembled by _claimed_tasks.
+create or replace function htdag.claim_tasks(
+    p_worker_id uuid, p_limit int, p_handlers text[], p_lease_seconds double precision)
+returns table (task_id bigint, claim_token uuid, run_id uuid, step_name text, task_index int,
+               handler text, attempt int, timeout double precision, input jsonb)
+language plpgsql
+set search_path = ''
+set enable_seqscan = off
+set enable_bitmapscan = off
+set enable_hashjoin = off
+set enable_mergejoin = off
+set plan_cache_mode = force_generic_plan
+as $$
+declare
+    v_ids bigint[];
+begin
+    perform htdag._reap_expired_tasks();
+    if p_limit <= 0 then
+        return;
+    end if;
+    with picked as (
+        select t.task_id from htdag.tasks t
+        where t.status = 'queued' and t.available_at <= now()
+          and (p_handlers is null or t.handler = any (p_handlers))
+        order by t.priority desc, t.task_index, t.available_at
+        limit p_limit
+        for update skip locked
+    ), claimed as (
+        update htdag.tasks t
+        set status = 'started', started_at = now(), attempts_count = t.attempts_count + 1,
+            claim_token = gen_random_uuid(), worker_id = p_worker_id,
+            lease_expires_at = now() + make_interval(secs => p_lease_seconds)
+        from picked
+        where t.task_id = picked.task_id
+        returning t.task_id, t.priority, t.task_index, t.available_at
+    )
+    select array_agg(c.task_id order by c.priority desc, c.task_index, c.available_at, c.task_id)
+    into v_ids from claimed c;
+    if v_ids is not null then
+        return query select * from htdag._claimed_tasks(v_ids);
+    end if;
+end;
+$$;
+
+-- task.started for tasks created started (taken by the exchange that created
+-- them): the update trigger (_task_events) sees only claims of queued tasks.
+create function htdag._task_insert_events()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+declare
+    v_last bigint;
+    v_count int;
+begin
+    if not exists (select 1 from new_tasks n where n.status = 'started')
+       or not htdag._task_events_on() then
+        return null;
+    end if;
+    with appended as (
+        insert into htdag.events (kind, run_id, root_run_id, step_name, task_index, data)
+        select 'task.started', n.run_id,
+               (select r.root_run_id from htdag.runs r where r.run_id = n.run_id),
+               n.step_name, n.task_index,
+               jsonb_build_object('attempt', n.attempts_count, 'worker_id', n.worker_id)
+        from new_tasks n
+        where n.status = 'started'
+        order by n.task_id
+        returning event_id
+    )
+    select max(event_id), count(*) into v_last, v_count from appended;
+    perform pg_notify('htdag_events', v_last::text || ':' || v_count::text);
+    return null;
+end;
+$$;
+
+create trigger tasks_insert_events after insert on htdag.tasks
+    referencing new table as new_tasks
+    for each statement execute function htdag._task_insert_events();
