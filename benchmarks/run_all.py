@@ -42,6 +42,12 @@ Figures:
   counted too); the receive time is the listener's ``time.time()``.
 * ``chain_step_overhead_ms``: wall time of a 100-step chain of no-op steps over
   100 (median of a few runs, worker already warm).
+* ``commit_latency_ms``: median of a durable one-row ``UPDATE`` in autocommit from
+  this process, right after the chains: the floor of a step that must commit
+  before the next starts (a round trip and a WAL flush) on this machine at this
+  moment. ``chain_step_vs_commit_ratio`` is the chain step over it: how many such
+  commits a chain step costs, a figure that moves less with the machine's disk
+  and load than the two it divides.
 """
 
 from __future__ import annotations
@@ -416,6 +422,22 @@ async def vacuum_tables(url: str) -> None:
     note(f"vacuum (analyze) of the htdag tables: {time.perf_counter() - started:.1f}s")
 
 
+async def commit_latencies(url: str, samples: int) -> list[float]:
+    """Milliseconds per durable one-row update in autocommit from this process: the
+    floor of any step that must commit before the next one starts (a round trip
+    and a WAL flush), measured on the same server right after the chains."""
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute("create table bench_commit (id int primary key, n bigint not null)")
+        await conn.execute("insert into bench_commit values (1, 0)")
+        took = []
+        for _ in range(samples + LATENCY_WARMUP):
+            started = time.perf_counter()
+            await conn.execute("update bench_commit set n = n + 1 where id = 1")
+            took.append((time.perf_counter() - started) * 1000)
+        await conn.execute("drop table bench_commit")
+    return took[LATENCY_WARMUP:]
+
+
 async def chain_seconds(engine: AsyncEngine) -> float:
     started = time.perf_counter()
     await engine.run(bench.chain, None, timeout=120)
@@ -502,6 +524,10 @@ async def bench_database(url: str, admin_url: str, concurrency: int, runs: int) 
         await chain_seconds(engine)  # warm-up
         chains = [await chain_seconds(engine) for _ in range(CHAIN_REPEATS)]
         note(f"chain of {bench.CHAIN_LENGTH} steps: {', '.join(f'{c:.3f}' for c in chains)} s")
+        commits = await commit_latencies(url, LATENCY_SAMPLES)
+        note(f"durable one-row update (autocommit) over {len(commits)} samples: "
+             f"min {min(commits):.2f} p50 {quantile(commits, 0.5):.2f} "
+             f"p90 {quantile(commits, 0.9):.2f} ms")
         await worker.stop()
         worker = None
         load_note("after measuring")
@@ -524,8 +550,10 @@ async def bench_database(url: str, admin_url: str, concurrency: int, runs: int) 
     figure("dispatch_latency_p99_ms", p99, "ms")
     figure("event_latency_p50_ms", ev_p50, "ms")
     figure("event_latency_p99_ms", ev_p99, "ms")
-    figure("chain_step_overhead_ms", statistics.median(chains) * 1000 / bench.CHAIN_LENGTH,
-           "ms")
+    chain_step = statistics.median(chains) * 1000 / bench.CHAIN_LENGTH
+    figure("chain_step_overhead_ms", chain_step, "ms")
+    figure("commit_latency_ms", quantile(commits, 0.5), "ms")
+    figure("chain_step_vs_commit_ratio", chain_step / quantile(commits, 0.5), "ratio")
 
 
 def main() -> int:
