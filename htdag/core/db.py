@@ -51,11 +51,13 @@ async def _applied_version(conn: psycopg.AsyncConnection) -> int:
     return int(row[0]) if row else 0
 
 
-async def apply_migrations(conn: psycopg.AsyncConnection) -> list[str]:
+async def apply_migrations(conn: psycopg.AsyncConnection, up_to: int | None = None
+                           ) -> list[str]:
     """Applies missing migrations in one transaction under an advisory lock,
     so processes connecting at once neither race nor apply anything twice.
-    Returns the names applied (empty when up to date)."""
-    migrations = load_migrations()
+    Returns the names applied (empty when up to date). ``up_to`` stops at that
+    version (benchmarks compare a schema with an older one)."""
+    migrations = [m for m in load_migrations() if up_to is None or m.version <= up_to]
     latest = migrations[-1].version
     if await _applied_version(conn) >= latest:
         return []

@@ -1,0 +1,134 @@
+"""A chain step's server work on the current schema against an older one.
+
+    .venv/bin/python benchmarks/compare_versions.py --baseline 39 [--rounds 12] [--url URL]
+
+Creates two databases on one server (a fresh embedded one by default): one
+migrated up to ``--baseline``, one to the latest migration. In each, a procedure
+runs the 100-step chain of ``benchmarks/handlers.py`` as a worker would, but
+inside the server: each step is one ``worker_exchange`` (complete the task, claim
+the next) and a ``COMMIT``, with asynchronous commit so that waits for the disk
+do not count. Rounds alternate between the two databases; the medians, their
+ratio and the WAL written per step are printed as ``name value unit`` lines.
+
+In one process and alternated because the machines this runs on drift by 10-30 %
+from minute to minute, and a chain step's wall time is mostly round trips and the
+WAL flush: a figure compared with one taken earlier says more about the machine
+than about the change. Nothing connects the baseline database through htdag,
+which would migrate it to the latest version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+from pathlib import Path
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import handlers as bench  # noqa: E402
+import run_all  # noqa: E402
+
+from htdag.core.db import apply_migrations, load_migrations  # noqa: E402
+
+CHAIN_PROCEDURE = """
+create procedure public.chain_step_in_server(p_flow_hash text, inout p_us double precision,
+                                             inout p_wal_bytes double precision)
+language plpgsql as $$
+declare
+    v_worker uuid := gen_random_uuid();
+    v_ids bigint[];
+    v_tokens uuid[];
+    v_started timestamptz;
+    v_lsn pg_lsn;
+    v_steps int := 0;
+begin
+    perform htdag.start_run(p_flow_hash, 'null'::jsonb, null, null, 10, null);
+    commit;
+    select array_agg(x.task_id), array_agg(x.claim_token) into v_ids, v_tokens
+    from htdag.worker_exchange(v_worker, '{}', '{}', '{}', '{}', '{}', '{}', '{}', 10, null,
+                               30) x;
+    commit;
+    v_started := clock_timestamp();
+    v_lsn := pg_current_wal_insert_lsn();
+    while v_ids is not null loop
+        select array_agg(x.task_id), array_agg(x.claim_token) into v_ids, v_tokens
+        from htdag.worker_exchange(v_worker, v_ids, v_tokens,
+                                   array_fill('0'::jsonb, array[cardinality(v_ids)]),
+                                   '{}', '{}', '{}', '{}', 10, null, 30) x;
+        commit;
+        v_steps := v_steps + 1;
+    end loop;
+    p_us := extract(epoch from clock_timestamp() - v_started) * 1e6 / v_steps;
+    p_wal_bytes := (pg_current_wal_insert_lsn() - v_lsn) / v_steps;
+end;
+$$;
+"""
+
+
+async def prepare(url: str, up_to: int | None) -> None:
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await apply_migrations(conn, up_to)
+        await conn.execute("select htdag.add_flow(%s, %s)",
+                           (bench.chain.hash, Jsonb(bench.chain.to_definition())))
+        await conn.execute(CHAIN_PROCEDURE)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--baseline", type=int, required=True,
+                        help="the migration version to compare with (for example 39)")
+    parser.add_argument("--rounds", type=int, default=12)
+    parser.add_argument("--url", default=os.environ.get("HTDAG_BENCH_URL"))
+    args = parser.parse_args()
+    latest = load_migrations()[-1].version
+    if not 0 < args.baseline < latest:
+        parser.error(f"--baseline must be a version below the latest ({latest})")
+    with run_all.server(args.url) as (admin_url, kind):
+        run_all.note(f"server: {kind}, {run_all.server_version(admin_url)}")
+        names = {"baseline": f"htdag_cmp_{os.getpid()}_v{args.baseline}",
+                 "current": f"htdag_cmp_{os.getpid()}_v{latest}"}
+        conns: dict[str, psycopg.Connection[tuple[float, float]]] = {}
+        try:
+            for which, name in names.items():
+                run_all.create_database(admin_url, name)
+                url = run_all.with_database(admin_url, name)
+                asyncio.run(prepare(url, args.baseline if which == "baseline" else None))
+                conns[which] = psycopg.connect(url, autocommit=True)
+                conns[which].execute("set synchronous_commit = off")
+            us: dict[str, list[float]] = {w: [] for w in names}
+            wal: dict[str, list[float]] = {w: [] for w in names}
+            for n in range(args.rounds + 1):  # the first round warms up
+                for which in (names if n % 2 == 0 else list(names)[::-1]):
+                    row = conns[which].execute(
+                        "call public.chain_step_in_server(%s, null, null)",
+                        (bench.chain.hash,)).fetchone()
+                    assert row is not None
+                    if n > 0:
+                        us[which].append(row[0])
+                        wal[which].append(row[1])
+            for which in names:
+                run_all.note(f"{which}: {', '.join(f'{x:.0f}' for x in us[which])} us/step")
+        finally:
+            for conn in conns.values():
+                conn.close()
+            for name in names.values():
+                run_all.drop_database(admin_url, name)
+    base, cur = statistics.median(us["baseline"]), statistics.median(us["current"])
+    run_all.figure("baseline_version", args.baseline, "version")
+    run_all.figure("current_version", latest, "version")
+    run_all.figure("chain_step_server_us_baseline", base, "us")
+    run_all.figure("chain_step_server_us_current", cur, "us")
+    run_all.figure("chain_step_server_ratio_current_vs_baseline", cur / base, "ratio")
+    run_all.figure("wal_bytes_per_step_baseline", statistics.median(wal["baseline"]), "bytes")
+    run_all.figure("wal_bytes_per_step_current", statistics.median(wal["current"]), "bytes")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
