@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -198,10 +199,9 @@ class AsyncEngine:
                     raise WaitTimeout(f"run {rid} did not finish within {timeout}s; it goes on "
                                       "running: wait again or cancel it")
                 # The notification wakes us; the poll is the fallback if one is lost.
-                try:
-                    await asyncio.wait_for(changed.wait(), min(5.0, left or 5.0))
-                except TimeoutError:
-                    pass
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(min(5.0, left or 5.0)):  # keeps a cancellation
+                        await changed.wait()
         finally:
             sub.close()
 

@@ -374,7 +374,8 @@ class Worker:
         interval = self.lease_seconds / 3
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._check_leases.wait(), interval)
+                async with asyncio.timeout(interval):  # keeps a cancellation, unlike wait_for
+                    await self._check_leases.wait()
             self._check_leases.clear()
             held = [(r.task.task_id, r.task.claim_token) for r in self._running.values()]
             try:

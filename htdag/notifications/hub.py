@@ -103,8 +103,12 @@ class EventHub:
                 timeout: float | None = recheck
             else:
                 timeout = self.poll_interval if self._subscribers else None
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+            # cancellation that arrives as the wake-up does, and close() would wait
+            # for this loop for ever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
             self._wake.clear()
             if not self._subscribers:
                 recheck = None

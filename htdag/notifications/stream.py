@@ -106,7 +106,8 @@ async def alisten(engine: AsyncEngine, run_id: RunId | None = None, kinds: Kinds
             # ... then live from the hub, which queues everything after the head.
             while not sub.overflowed or not sub.queue.empty():
                 try:
-                    item = await asyncio.wait_for(sub.queue.get(), idle_timeout)
+                    async with asyncio.timeout(idle_timeout):  # keeps a cancellation
+                        item = await sub.queue.get()
                 except TimeoutError:
                     return
                 if item is None:  # the engine was closed
