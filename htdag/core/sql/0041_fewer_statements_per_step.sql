@@ -420,6 +420,10 @@ begin
     then
         perform pg_notify('htdag_tasks', p_worker_id::text);
     end if;
+    -- The notes are this exchange's: what a later statement of the same transaction
+    -- makes ready is announced by that statement, and claimed by nobody unasked.
+    perform set_config('htdag.notify_origin', '', true), set_config('htdag.claim_for', '', true),
+            set_config('htdag.claimed', '', true), set_config('htdag.ready_handlers', '', true);
     -- A claim that came back short found the queue empty (for this worker's
     -- handlers): its free slots are open to pushes until its next exchange.
     v_idle := case when p_accept_pushes then greatest(v_limit - v_claimed, 0) else 0 end;

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import psycopg
 import pytest
 
 from htdag.core.store import Completion, Failure, Store
@@ -78,3 +79,22 @@ async def test_a_retry_requeued_by_an_exchange_names_its_worker(
                          None, 30)
 
     assert await wakeups.payloads("htdag_tasks") == [str(WORKER_A)]
+
+
+async def test_what_a_later_statement_of_the_exchange_s_transaction_makes_ready_wakes_everybody(
+        store: Store, wakeups: Notifications, dsn: str) -> None:
+    await start(store, flow_of("f", ("a", []), ("b", ["a"])), None)
+    await wakeups.payloads("htdag_tasks")
+
+    async with await psycopg.AsyncConnection.connect(dsn) as conn:
+        async with conn.transaction():
+            cur = await conn.execute(
+                "select task_id, claim_token from htdag.worker_exchange(%s, '{}', '{}', '{}',"
+                " '{}', '{}', '{}', '{}', 10, null, 30)", (WORKER_A,))
+            [(task_id, token)] = await cur.fetchall()
+            # Not an exchange: its wake-up is for everybody, and nobody claimed b.
+            await conn.execute("select htdag.complete_tasks(%s, %s, %s::jsonb[])",
+                               ([task_id], [token], ["1"]))
+
+    assert await wakeups.payloads("htdag_tasks") == [""]
+    assert [t.step_name for t in await claim(store)] == ["b"]
