@@ -481,7 +481,8 @@ begin
 end;
 $$;
 
--- claim_tasks (0038), its result assembled by _claimed_tasks.
+-- claim_tasks (0038), its result assembled by _claimed_tasks, and claiming no task
+-- that a younger transaction wrote (see below).
 create or replace function htdag.claim_tasks(
     p_worker_id uuid, p_limit int, p_handlers text[], p_lease_seconds double precision)
 returns table (task_id bigint, claim_token uuid, run_id uuid, step_name text, task_index int,
@@ -501,10 +502,18 @@ begin
     if p_limit <= 0 then
         return;
     end if;
+    -- Only tasks last written by this transaction or an older one (age >= 0): a
+    -- transaction with an id is ordered by it in the event stream (its events'
+    -- position), so one that got its id before a run started must not claim that
+    -- run's task, or the run's task.started would come before its run.started. An
+    -- exchange gets its id early (it locks its worker's row), and each statement of
+    -- a function sees what committed since: such a task waits for the next claim,
+    -- which the run's own wake-up brings.
     with picked as (
         select t.task_id from htdag.tasks t
         where t.status = 'queued' and t.available_at <= now()
           and (p_handlers is null or t.handler = any (p_handlers))
+          and age(t.xmin) >= 0
         order by t.priority desc, t.task_index, t.available_at
         limit p_limit
         for update skip locked
