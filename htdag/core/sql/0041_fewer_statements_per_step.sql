@@ -127,6 +127,7 @@ declare
     v_array jsonb;
     v_count int;
     v_claim jsonb := nullif(current_setting('htdag.claim_for', true), '')::jsonb;
+    v_take boolean;
     v_ids bigint[];
 begin
     select * into v_run from htdag.runs where run_id = p_run_id;
@@ -173,35 +174,40 @@ begin
         end if;
         if v_count = 0 then
             perform htdag._complete_step(p_run_id, v_step.step_name, '[]'::jsonb);
-        elsif v_claim is not null and v_count <= (v_claim ->> 'room')::int
-              and (v_claim -> 'handlers' = 'null' or v_claim -> 'handlers' ? v_step.handler)
-              and not exists (select 1 from htdag.tasks t where t.status = 'queued') then
-            with created as (
-                insert into htdag.tasks (run_id, step_name, task_index, handler, priority,
-                                         max_attempts, base_delay, max_delay, timeout, input,
-                                         status, attempts_count, started_at, claim_token,
-                                         worker_id, lease_expires_at)
-                select p_run_id, v_step.step_name, i, v_step.handler, v_step.priority,
-                       v_step.max_attempts, v_step.base_delay, v_step.max_delay,
-                       v_step.timeout, case when v_step.kind = 'map' then v_array -> i end,
-                       'started', 1, now(), gen_random_uuid(), (v_claim ->> 'worker')::uuid,
-                       now() + make_interval(secs => (v_claim ->> 'lease')::double precision)
-                from generate_series(0, v_count - 1) as i
-                returning task_id
-            )
-            select array_agg(task_id order by task_id) into v_ids from created;
-            v_claim := jsonb_set(v_claim, '{room}', to_jsonb((v_claim ->> 'room')::int - v_count));
+            continue;
+        end if;
+        -- Taken by the exchange that creates them (started for its worker), or queued.
+        v_take := v_claim is not null and v_count <= (v_claim ->> 'room')::int
+                  and (v_claim -> 'handlers' = 'null' or v_claim -> 'handlers' ? v_step.handler)
+                  and not exists (select 1 from htdag.tasks t where t.status = 'queued');
+        with created as (
+            insert into htdag.tasks (run_id, step_name, task_index, handler, priority,
+                                     max_attempts, base_delay, max_delay, timeout, input,
+                                     status, attempts_count, started_at, claim_token,
+                                     worker_id, lease_expires_at)
+            select p_run_id, v_step.step_name, i, v_step.handler, v_step.priority,
+                   v_step.max_attempts, v_step.base_delay, v_step.max_delay, v_step.timeout,
+                   case when v_step.kind = 'map' then v_array -> i end,
+                   case when v_take then 'started' else 'queued' end::htdag.task_status,
+                   case when v_take then 1 else 0 end,
+                   case when v_take then now() end,
+                   case when v_take then gen_random_uuid() end,
+                   case when v_take then (v_claim ->> 'worker')::uuid end,
+                   case when v_take then now() + make_interval(
+                       secs => (v_claim ->> 'lease')::double precision) end
+            from generate_series(0, v_count - 1) as i
+            returning task_id
+        )
+        select array_agg(task_id order by task_id) filter (where v_take) into v_ids
+        from created;
+        if v_take then
+            v_claim := jsonb_set(v_claim, '{room}',
+                                 to_jsonb((v_claim ->> 'room')::int - v_count));
             perform set_config('htdag.claim_for', v_claim::text, true),
                     set_config('htdag.claimed', concat_ws(',',
                         nullif(current_setting('htdag.claimed', true), ''),
                         array_to_string(v_ids, ',')), true);
         else
-            insert into htdag.tasks (run_id, step_name, task_index, handler, priority,
-                                     max_attempts, base_delay, max_delay, timeout, input)
-            select p_run_id, v_step.step_name, i, v_step.handler, v_step.priority,
-                   v_step.max_attempts, v_step.base_delay, v_step.max_delay, v_step.timeout,
-                   case when v_step.kind = 'map' then v_array -> i end
-            from generate_series(0, v_count - 1) as i;
             perform htdag._notify_tasks(v_step.handler);
         end if;
     end loop;
@@ -534,38 +540,27 @@ begin
 end;
 $$;
 
--- task.started for tasks created started (taken by the exchange that created
--- them): the update trigger (_task_events) sees only claims of queued tasks.
-create function htdag._task_insert_events()
+-- task.started for a task created started (taken by the exchange that created
+-- it): the update trigger (_task_events) sees only claims of queued tasks. A row
+-- trigger that fires for those rows alone: a statement trigger would copy every
+-- inserted task (a big map's thousands, all queued) into a transition table.
+create function htdag._task_started_event()
 returns trigger
 language plpgsql
 set search_path = ''
 as $$
-declare
-    v_last bigint;
-    v_count int;
 begin
-    if not exists (select 1 from new_tasks n where n.status = 'started')
-       or not htdag._task_events_on() then
-        return null;
+    if htdag._task_events_on() then
+        perform htdag._append_event(
+            'task.started', new.run_id,
+            (select r.root_run_id from htdag.runs r where r.run_id = new.run_id),
+            new.step_name, new.task_index,
+            jsonb_build_object('attempt', new.attempts_count, 'worker_id', new.worker_id));
     end if;
-    with appended as (
-        insert into htdag.events (kind, run_id, root_run_id, step_name, task_index, data)
-        select 'task.started', n.run_id,
-               (select r.root_run_id from htdag.runs r where r.run_id = n.run_id),
-               n.step_name, n.task_index,
-               jsonb_build_object('attempt', n.attempts_count, 'worker_id', n.worker_id)
-        from new_tasks n
-        where n.status = 'started'
-        order by n.task_id
-        returning event_id
-    )
-    select max(event_id), count(*) into v_last, v_count from appended;
-    perform pg_notify('htdag_events', v_last::text || ':' || v_count::text);
     return null;
 end;
 $$;
 
-create trigger tasks_insert_events after insert on htdag.tasks
-    referencing new table as new_tasks
-    for each statement execute function htdag._task_insert_events();
+create trigger tasks_insert_started_events after insert on htdag.tasks
+    for each row when (new.status = 'started')
+    execute function htdag._task_started_event();
