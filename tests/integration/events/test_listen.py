@@ -72,7 +72,11 @@ async def test_live_events_arrive_in_the_tables_order(engine: AsyncEngine, db: D
                                             and e.run_id == run_ids[-1]))
     await subscribed(engine)
     run_ids: list[uuid.UUID] = []
-    async with running_worker(engine, [flow]):
+    async with running_worker(engine, [flow]) as worker:
+        # The worker registers on its own task; its worker.joined comes before the
+        # runs only once it has (running_worker returns when the listener is up).
+        await eventually(lambda: db.value(
+            "select count(*) from htdag.workers where worker_id = %s", (worker.worker_id,)))
         for n in range(3):
             run_ids.append((await engine.start(flow, n)).run_id)
         for run_id in run_ids:
