@@ -1,14 +1,18 @@
 """A chain step's server work on the current schema against an older one.
 
     .venv/bin/python benchmarks/compare_versions.py --baseline 39 [--rounds 12] [--url URL]
+        [--work chain|map]
 
 Creates two databases on one server (a fresh embedded one by default): one
 migrated up to ``--baseline``, one to the latest migration. In each, a procedure
 runs the 100-step chain of ``benchmarks/handlers.py`` as a worker would, but
 inside the server: each step is one ``worker_exchange`` (complete the task, claim
 the next) and a ``COMMIT``, with asynchronous commit so that waits for the disk
-do not count. Rounds alternate between the two databases; the medians, their
-ratio and the WAL written per step are printed as ``name value unit`` lines.
+do not count. ``--work map`` measures throughput work instead: 20 runs of the
+100-task map of the same file, each exchange completing the 100 tasks it claimed
+last time and claiming 100 more, per task. Rounds alternate between the two
+databases; the medians, their ratio and the WAL written per step (or task) are
+printed as ``name value unit`` lines.
 
 In one process and alternated because the machines this runs on drift by 10-30 %
 from minute to minute, and a chain step's wall time is mostly round trips and the
@@ -68,14 +72,49 @@ begin
     p_wal_bytes := (pg_current_wal_insert_lsn() - v_lsn) / v_steps;
 end;
 $$;
+
+create procedure public.map_tasks_in_server(p_flow_hash text, p_runs int,
+                                            inout p_us double precision,
+                                            inout p_wal_bytes double precision)
+language plpgsql as $$
+declare
+    v_worker uuid := gen_random_uuid();
+    v_ids bigint[] := '{}';
+    v_tokens uuid[] := '{}';
+    v_started timestamptz;
+    v_lsn pg_lsn;
+    v_tasks int := 0;
+begin
+    for i in 1 .. p_runs loop
+        perform htdag.start_run(p_flow_hash, (select jsonb_agg(g) from generate_series(1, 100) g),
+                                null, null, 10, null);
+    end loop;
+    commit;
+    v_started := clock_timestamp();
+    v_lsn := pg_current_wal_insert_lsn();
+    loop
+        select coalesce(array_agg(x.task_id), '{}'), coalesce(array_agg(x.claim_token), '{}')
+        into v_ids, v_tokens
+        from htdag.worker_exchange(v_worker, v_ids, v_tokens,
+                                   array_fill('0'::jsonb, array[cardinality(v_ids)]),
+                                   '{}', '{}', '{}', '{}', 100, null, 30) x;
+        commit;
+        exit when cardinality(v_ids) = 0;
+        v_tasks := v_tasks + cardinality(v_ids);
+    end loop;
+    p_us := extract(epoch from clock_timestamp() - v_started) * 1e6 / v_tasks;
+    p_wal_bytes := (pg_current_wal_insert_lsn() - v_lsn) / v_tasks;
+end;
+$$;
 """
 
 
 async def prepare(url: str, up_to: int | None) -> None:
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         await apply_migrations(conn, up_to)
-        await conn.execute("select htdag.add_flow(%s, %s)",
-                           (bench.chain.hash, Jsonb(bench.chain.to_definition())))
+        for flow in (bench.chain, bench.fanout):
+            await conn.execute("select htdag.add_flow(%s, %s)",
+                               (flow.hash, Jsonb(flow.to_definition())))
         await conn.execute(CHAIN_PROCEDURE)
 
 
@@ -85,8 +124,12 @@ def main() -> int:
                         help="the migration version to compare with (for example 39)")
     parser.add_argument("--rounds", type=int, default=12)
     parser.add_argument("--url", default=os.environ.get("HTDAG_BENCH_URL"))
+    parser.add_argument("--work", choices=("chain", "map"), default="chain",
+                        help="chain: a 100-step chain, per step; map: 20 runs of a "
+                             "100-task map in batches of 100, per task")
     args = parser.parse_args()
     latest = load_migrations()[-1].version
+    unit = "step" if args.work == "chain" else "task"
     if not 0 < args.baseline < latest:
         parser.error(f"--baseline must be a version below the latest ({latest})")
     with run_all.server(args.url) as (admin_url, kind):
@@ -107,13 +150,16 @@ def main() -> int:
                 for which in (names if n % 2 == 0 else list(names)[::-1]):
                     row = conns[which].execute(
                         "call public.chain_step_in_server(%s, null, null)",
-                        (bench.chain.hash,)).fetchone()
+                        (bench.chain.hash,)).fetchone() if args.work == "chain" else (
+                        conns[which].execute(
+                            "call public.map_tasks_in_server(%s, 20, null, null)",
+                            (bench.fanout.hash,)).fetchone())
                     assert row is not None
                     if n > 0:
                         us[which].append(row[0])
                         wal[which].append(row[1])
             for which in names:
-                run_all.note(f"{which}: {', '.join(f'{x:.0f}' for x in us[which])} us/step")
+                run_all.note(f"{which}: {', '.join(f'{x:.0f}' for x in us[which])} us/{unit}")
         finally:
             for conn in conns.values():
                 conn.close()
@@ -122,11 +168,12 @@ def main() -> int:
     base, cur = statistics.median(us["baseline"]), statistics.median(us["current"])
     run_all.figure("baseline_version", args.baseline, "version")
     run_all.figure("current_version", latest, "version")
-    run_all.figure("chain_step_server_us_baseline", base, "us")
-    run_all.figure("chain_step_server_us_current", cur, "us")
-    run_all.figure("chain_step_server_ratio_current_vs_baseline", cur / base, "ratio")
-    run_all.figure("wal_bytes_per_step_baseline", statistics.median(wal["baseline"]), "bytes")
-    run_all.figure("wal_bytes_per_step_current", statistics.median(wal["current"]), "bytes")
+    what = "chain_step" if args.work == "chain" else "map_task"
+    run_all.figure(f"{what}_server_us_baseline", base, "us")
+    run_all.figure(f"{what}_server_us_current", cur, "us")
+    run_all.figure(f"{what}_server_ratio_current_vs_baseline", cur / base, "ratio")
+    run_all.figure(f"wal_bytes_per_{unit}_baseline", statistics.median(wal["baseline"]), "bytes")
+    run_all.figure(f"wal_bytes_per_{unit}_current", statistics.median(wal["current"]), "bytes")
     return 0
 
 
