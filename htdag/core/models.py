@@ -66,6 +66,7 @@ class Task(SQLModel, table=True):
 
     task_id: int = Field(primary_key=True)
     run_id: uuid.UUID
+    root_run_id: uuid.UUID  # the run's root, as on runs
     step_name: str
     task_index: int
     handler: str

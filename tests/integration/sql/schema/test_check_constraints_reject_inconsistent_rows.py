@@ -110,8 +110,8 @@ async def test_an_inserted_task_is_checked_as_an_updated_one(store: Store, db: D
 
     with pytest.raises(psycopg.errors.CheckViolation) as caught:
         await db.execute(
-            "insert into htdag.tasks (run_id, step_name, task_index, handler, status,"
-            " max_attempts, base_delay, max_delay) values (%s, 'a', 1, 'h', 'started', 3, 1, 1)",
-            (run_id,))
+            "insert into htdag.tasks (run_id, root_run_id, step_name, task_index, handler,"
+            " status, max_attempts, base_delay, max_delay)"
+            " values (%s, %s, 'a', 1, 'h', 'started', 3, 1, 1)", (run_id, run_id))
 
     assert caught.value.diag.constraint_name == "started_has_lease"
