@@ -1,10 +1,12 @@
 """A chain step's server work on the current schema against an older one.
 
-    .venv/bin/python benchmarks/compare_versions.py --baseline 39 [--rounds 12] [--url URL]
-        [--work chain|map]
+    .venv/bin/python benchmarks/compare_versions.py --baseline 39|REV [--rounds 12]
+        [--url URL] [--work chain|map]
 
 Creates two databases on one server (a fresh embedded one by default): one
-migrated up to ``--baseline``, one to the latest migration. In each, a procedure
+migrated up to ``--baseline``, one to the latest migration. The baseline is a
+migration version up to 44, or a git revision (``HEAD~1``, a commit): the
+htdag/core/sql of that revision, with its function files. In each, a procedure
 runs the 100-step chain of ``benchmarks/handlers.py`` as a worker would, but
 inside the server: each step is one ``worker_exchange`` (complete the task, claim
 the next) and a ``COMMIT``, with asynchronous commit so that waits for the disk
@@ -25,9 +27,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import io
 import os
 import statistics
+import subprocess
 import sys
+import tarfile
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -109,19 +117,39 @@ $$;
 """
 
 
-async def prepare(url: str, up_to: int | None) -> None:
+async def prepare(url: str, up_to: int | None, sql_dir: Path | None) -> None:
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        await apply_migrations(conn, up_to)
+        await apply_migrations(conn, up_to, sql_dir)
         for flow in (bench.chain, bench.fanout):
             await conn.execute("select htdag.add_flow(%s, %s)",
                                (flow.hash, Jsonb(flow.to_definition())))
         await conn.execute(CHAIN_PROCEDURE)
 
 
+LAST_VERSION_WITHOUT_FUNCTION_FILES = 44
+SQL_PATH = "htdag/core/sql"
+
+
+@contextlib.contextmanager
+def sql_at_revision(revision: str) -> Iterator[Path]:
+    """htdag/core/sql as it was at a git revision, in a temporary folder."""
+    root = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory(prefix="htdag-sql-") as tmp:
+        archive = subprocess.run(["git", "-C", str(root), "archive", revision, SQL_PATH],
+                                 capture_output=True, check=False)
+        if archive.returncode != 0:
+            raise SystemExit(f"git archive {revision} failed: {archive.stderr.decode()}")
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            tar.extractall(tmp, filter="data")
+        yield Path(tmp) / SQL_PATH
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--baseline", type=int, required=True,
-                        help="the migration version to compare with (for example 39)")
+    parser.add_argument("--baseline", required=True,
+                        help="what to compare with: a migration version up to 44 (for "
+                             "example 39), or a git revision (for example HEAD~1 or a "
+                             "commit): its htdag/core/sql, function files included")
     parser.add_argument("--rounds", type=int, default=12)
     parser.add_argument("--url", default=os.environ.get("HTDAG_BENCH_URL"))
     parser.add_argument("--work", choices=("chain", "map"), default="chain",
@@ -130,18 +158,25 @@ def main() -> int:
     args = parser.parse_args()
     latest = load_migrations()[-1].version
     unit = "step" if args.work == "chain" else "task"
-    if not 0 < args.baseline < latest:
-        parser.error(f"--baseline must be a version below the latest ({latest})")
-    with run_all.server(args.url) as (admin_url, kind):
+    up_to: int | None = None
+    if args.baseline.isdigit():
+        up_to = int(args.baseline)
+        if not 0 < up_to <= LAST_VERSION_WITHOUT_FUNCTION_FILES:
+            parser.error(f"--baseline as a version must be 1 to "
+                         f"{LAST_VERSION_WITHOUT_FUNCTION_FILES} (later ones keep their "
+                         "functions in function files: give a git revision)")
+    with contextlib.ExitStack() as stack, run_all.server(args.url) as (admin_url, kind):
+        baseline_dir = None if up_to else stack.enter_context(sql_at_revision(args.baseline))
         run_all.note(f"server: {kind}, {run_all.server_version(admin_url)}")
-        names = {"baseline": f"htdag_cmp_{os.getpid()}_v{args.baseline}",
+        names = {"baseline": f"htdag_cmp_{os.getpid()}_base",
                  "current": f"htdag_cmp_{os.getpid()}_v{latest}"}
         conns: dict[str, psycopg.Connection[tuple[float, float]]] = {}
         try:
             for which, name in names.items():
                 run_all.create_database(admin_url, name)
                 url = run_all.with_database(admin_url, name)
-                asyncio.run(prepare(url, args.baseline if which == "baseline" else None))
+                asyncio.run(prepare(url, up_to, baseline_dir) if which == "baseline"
+                            else prepare(url, None, None))
                 conns[which] = psycopg.connect(url, autocommit=True)
                 conns[which].execute("set synchronous_commit = off")
             us: dict[str, list[float]] = {w: [] for w in names}
@@ -166,7 +201,10 @@ def main() -> int:
             for name in names.values():
                 run_all.drop_database(admin_url, name)
     base, cur = statistics.median(us["baseline"]), statistics.median(us["current"])
-    run_all.figure("baseline_version", args.baseline, "version")
+    if up_to:
+        run_all.figure("baseline_version", up_to, "version")
+    else:
+        run_all.note(f"baseline: htdag/core/sql at {args.baseline}")
     run_all.figure("current_version", latest, "version")
     what = "chain_step" if args.work == "chain" else "map_task"
     run_all.figure(f"{what}_server_us_baseline", base, "us")

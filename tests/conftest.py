@@ -7,6 +7,8 @@
   with ``htdag.core.db.apply_migrations_sync``, dropped at the end.
 * ``dsn`` (function): URL of a fresh database copied from the template (a copy
   is much cheaper than migrating), dropped ``WITH (FORCE)`` afterwards.
+* ``empty_dsn`` (function): URL of a fresh database without the schema, for tests
+  of the migrations themselves.
 """
 
 from __future__ import annotations
@@ -79,6 +81,17 @@ def dsn(server_url: str, template_database: str) -> Iterator[str]:
     """URL of a fresh, migrated database of its own for one test."""
     name = f"htdag_test_{uuid.uuid4().hex}"
     create_database(server_url, name, template=template_database)
+    try:
+        yield with_database(server_url, name)
+    finally:
+        drop_database(server_url, name)
+
+
+@pytest.fixture
+def empty_dsn(server_url: str) -> Iterator[str]:
+    """URL of a fresh database with no schema at all (for migration tests)."""
+    name = f"htdag_test_empty_{uuid.uuid4().hex}"
+    create_database(server_url, name)
     try:
         yield with_database(server_url, name)
     finally:

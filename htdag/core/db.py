@@ -4,12 +4,15 @@ and the migrations that bring its schema up to date on connect."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import re
 import time
 import weakref
 from dataclasses import dataclass
 from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -28,16 +31,51 @@ class Migration:
     sql: str
 
 
-def load_migrations() -> list[Migration]:
-    """The numbered files in sql/, in order. Released files are never edited:
-    a change is a new file (a function is replaced with CREATE OR REPLACE)."""
+@dataclass(frozen=True)
+class FunctionFile:
+    name: str
+    sql: str
+
+
+SqlDir = Traversable | Path
+
+
+def _sql_dir(sql_dir: SqlDir | None) -> SqlDir:
+    return sql_dir if sql_dir is not None else resources.files("htdag.core").joinpath("sql")
+
+
+def load_migrations(sql_dir: SqlDir | None = None) -> list[Migration]:
+    """The numbered files in sql/, in order. Released files are never edited: a
+    change to the tables is a new file. Functions live in sql/functions/ (see
+    load_function_files); a change to one comes with a new numbered file too."""
     found = []
-    for entry in resources.files("htdag.core").joinpath("sql").iterdir():
+    for entry in _sql_dir(sql_dir).iterdir():
         match = re.fullmatch(r"(\d{4})_(.+)\.sql", entry.name)
         if match:
             found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
     found.sort(key=lambda m: m.version)
     return found
+
+
+def load_function_files(sql_dir: SqlDir | None = None) -> list[FunctionFile]:
+    """sql/functions/<name>.sql, by name: each function's current definition
+    (CREATE OR REPLACE FUNCTION), applied after the numbered files whenever they
+    bring a database forward. Older definitions stay in the numbered files that
+    introduced them, as history."""
+    folder = _sql_dir(sql_dir).joinpath("functions")
+    if not folder.is_dir():
+        return []
+    found = [FunctionFile(entry.name.removesuffix(".sql"), entry.read_text(encoding="utf-8"))
+             for entry in folder.iterdir() if entry.name.endswith(".sql")]
+    return sorted(found, key=lambda f: f.name)
+
+
+def functions_checksum(files: list[FunctionFile]) -> str:
+    """One SHA-256 over every function file (names and contents)."""
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f.name.encode() + b"\0" + f.sql.encode() + b"\0")
+    return digest.hexdigest()
 
 
 async def _applied_version(conn: psycopg.AsyncConnection) -> int:
@@ -51,13 +89,21 @@ async def _applied_version(conn: psycopg.AsyncConnection) -> int:
     return int(row[0]) if row else 0
 
 
-async def apply_migrations(conn: psycopg.AsyncConnection, up_to: int | None = None
-                           ) -> list[str]:
+async def apply_migrations(conn: psycopg.AsyncConnection, up_to: int | None = None,
+                           sql_dir: SqlDir | None = None) -> list[str]:
     """Applies missing migrations in one transaction under an advisory lock,
     so processes connecting at once neither race nor apply anything twice.
-    Returns the names applied (empty when up to date). ``up_to`` stops at that
-    version (benchmarks compare a schema with an older one)."""
-    migrations = [m for m in load_migrations() if up_to is None or m.version <= up_to]
+    Returns the names applied (empty when up to date).
+
+    When numbered files were applied, every function file is applied after
+    them (CREATE OR REPLACE: the functions become those of this version). A
+    process of an older version finds the database ahead of it and changes
+    nothing, so it never puts back older functions.
+
+    ``up_to`` stops at that version and skips the function files: benchmarks
+    compare a schema with an older one (for a version that has function files,
+    pass ``sql_dir``, that version's sql/ folder, instead)."""
+    migrations = [m for m in load_migrations(sql_dir) if up_to is None or m.version <= up_to]
     latest = migrations[-1].version
     if await _applied_version(conn) >= latest:
         return []
@@ -77,6 +123,9 @@ async def apply_migrations(conn: psycopg.AsyncConnection, up_to: int | None = No
             await conn.execute("insert into htdag.migrations (version, name) values (%s, %s)",
                                (m.version, m.name))
             applied.append(f"{m.version:04d}_{m.name}")
+        if applied and up_to is None:
+            for f in load_function_files(sql_dir):
+                await conn.execute(f.sql.encode())
     return applied
 
 

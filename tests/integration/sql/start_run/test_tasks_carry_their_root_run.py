@@ -5,12 +5,9 @@ added the column (0044) filled it for the tasks already there, without events.""
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from typing import Any
 
 import psycopg
-from _db import create_database, drop_database, with_database
 
 from htdag.core.db import apply_migrations
 from htdag.core.store import Store
@@ -32,36 +29,30 @@ async def test_a_child_runs_tasks_and_their_events_name_the_root(store: Store, d
     assert {(e["run_id"], e["root_run_id"]) for e in events} == {(root, root), (child, root)}
 
 
-async def test_the_migration_fills_the_root_of_existing_tasks(server_url: str) -> None:
-    name = f"htdag_test_mig_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    create_database(server_url, name)
-    try:
-        async with await psycopg.AsyncConnection.connect(
-                with_database(server_url, name), autocommit=True) as conn:
-            await apply_migrations(conn, up_to=43)
-            flow = flow_of("f", ("a", []))
-            await conn.execute("select htdag.add_flow(%s, %s::jsonb)",
-                               (flow.hash, json.dumps(flow.to_definition())))
-            cur = await conn.execute("select htdag.start_run(%s, 'null')", (flow.hash,))
-            row: Any = await cur.fetchone()
-            root = row[0]
-            cur = await conn.execute("select htdag.start_run(%s, 'null', %s)",
-                                     (flow.hash, root))
-            row = await cur.fetchone()
-            child = row[0]
-            cur = await conn.execute("select count(*) from htdag.events")
-            before: Any = await cur.fetchone()
+async def test_the_migration_fills_the_root_of_existing_tasks(empty_dsn: str) -> None:
+    async with await psycopg.AsyncConnection.connect(empty_dsn, autocommit=True) as conn:
+        await apply_migrations(conn, up_to=43)
+        flow = flow_of("f", ("a", []))
+        await conn.execute("select htdag.add_flow(%s, %s::jsonb)",
+                           (flow.hash, json.dumps(flow.to_definition())))
+        cur = await conn.execute("select htdag.start_run(%s, 'null')", (flow.hash,))
+        row: Any = await cur.fetchone()
+        root = row[0]
+        cur = await conn.execute("select htdag.start_run(%s, 'null', %s)",
+                                 (flow.hash, root))
+        row = await cur.fetchone()
+        child = row[0]
+        cur = await conn.execute("select count(*) from htdag.events")
+        before: Any = await cur.fetchone()
 
-            await apply_migrations(conn)
+        await apply_migrations(conn)
 
-            cur = await conn.execute(
-                "select run_id, root_run_id from htdag.tasks order by task_id")
-            assert await cur.fetchall() == [(root, root), (child, root)]
-            cur = await conn.execute("select count(*) from htdag.events")
-            assert await cur.fetchone() == before  # the fill announced nothing
-            cur = await conn.execute(
-                "select is_nullable from information_schema.columns where table_schema ="
-                " 'htdag' and table_name = 'tasks' and column_name = 'root_run_id'")
-            assert await cur.fetchone() == ("NO",)
-    finally:
-        drop_database(server_url, name)
+        cur = await conn.execute(
+            "select run_id, root_run_id from htdag.tasks order by task_id")
+        assert await cur.fetchall() == [(root, root), (child, root)]
+        cur = await conn.execute("select count(*) from htdag.events")
+        assert await cur.fetchone() == before  # the fill announced nothing
+        cur = await conn.execute(
+            "select is_nullable from information_schema.columns where table_schema ="
+            " 'htdag' and table_name = 'tasks' and column_name = 'root_run_id'")
+        assert await cur.fetchone() == ("NO",)

@@ -1,0 +1,11 @@
+-- From here on each function's current definition lives in sql/functions/<name>.sql,
+-- applied (CREATE OR REPLACE) after the numbered files whenever they bring a database
+-- forward. A change to a function edits its file, so the change reads as a diff of
+-- that function, and comes with a numbered file like this one that says what changed
+-- and why (a comment is enough; tables, triggers and data still change here).
+-- sql/functions/versions.txt records which function files go with which version, and
+-- a test holds the two together: a process of an older version finds the database
+-- ahead of it and applies nothing, so it never puts older functions back.
+--
+-- The first function files are the definitions the numbered files up to 0044 left,
+-- unchanged.

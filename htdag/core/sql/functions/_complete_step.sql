@@ -1,0 +1,18 @@
+-- _complete_step (0004): the row's update, then _step_completed.
+create or replace function htdag._complete_step(p_run_id uuid, p_step_name text, p_output jsonb)
+returns void
+language plpgsql
+set search_path = ''
+as $$
+declare
+    v_flow_hash text;
+begin
+    update htdag.step_states
+    set status = 'completed', output = p_output, remaining_tasks = 0, completed_at = now()
+    where run_id = p_run_id and step_name = p_step_name and status = 'started'
+    returning flow_hash into v_flow_hash;
+    if found then
+        perform htdag._step_completed(p_run_id, p_step_name, v_flow_hash);
+    end if;
+end;
+$$;

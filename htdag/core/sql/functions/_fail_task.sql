@@ -1,0 +1,48 @@
+-- _fail_task (0011), now waking workers through it (_start_steps does from 0038).
+-- One failed attempt: requeue with exponential backoff and jitter while
+-- attempts remain and the error is retryable; otherwise fail the step and run.
+-- A task no longer started (cancelled by an earlier failure of the same batch
+-- that ended its run) is left alone: returns whether the failure was recorded.
+create or replace function htdag._fail_task(
+    p_task_id bigint, p_error text, p_retryable boolean, p_outcome text)
+returns boolean
+language plpgsql
+set search_path = ''
+as $$
+declare
+    v_task htdag.tasks;
+    v_delay double precision;
+begin
+    select * into v_task from htdag.tasks
+    where task_id = p_task_id and status in ('started', 'waiting');
+    if not found then
+        return false;
+    end if;
+    insert into htdag.attempts (task_id, attempt, run_id, step_name, handler, worker_id, outcome,
+                                queued_at, started_at, error)
+    values (v_task.task_id, v_task.attempts_count, v_task.run_id, v_task.step_name,
+            v_task.handler, v_task.worker_id, p_outcome, v_task.queued_at, v_task.started_at,
+            p_error)
+    on conflict do nothing;
+
+    if p_retryable and v_task.attempts_count < v_task.max_attempts then
+        v_delay := least(v_task.max_delay, v_task.base_delay * 2 ^ (v_task.attempts_count - 1))
+                   * (0.5 + random() / 2);
+        update htdag.tasks
+        set status = 'queued', claim_token = null, lease_expires_at = null, worker_id = null,
+            error = p_error, queued_at = now(),
+            available_at = now() + make_interval(secs => v_delay)
+        where task_id = p_task_id;
+        perform htdag._notify_tasks();
+    else
+        update htdag.tasks
+        set status = 'failed', failed_at = now(), error = p_error,
+            claim_token = null, lease_expires_at = null
+        where task_id = p_task_id;
+        perform htdag._fail_run(v_task.run_id, v_task.step_name, v_task.task_index,
+                                format('%s (attempt %s of %s)', p_error,
+                                       v_task.attempts_count, v_task.max_attempts));
+    end if;
+    return true;
+end;
+$$;

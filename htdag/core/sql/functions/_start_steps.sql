@@ -1,0 +1,99 @@
+create or replace function htdag._start_steps(p_run_id uuid, p_step_names text[],
+                                   p_started text[] default '{}')
+returns void
+language plpgsql
+set search_path = ''
+as $$
+declare
+    v_run htdag.runs;
+    v_step htdag.steps;
+    v_array jsonb;
+    v_count int;
+    v_claim jsonb := nullif(current_setting('htdag.claim_for', true), '')::jsonb;
+    v_take boolean;
+    v_ids bigint[];
+begin
+    select * into v_run from htdag.runs where run_id = p_run_id;
+    for v_step in
+        select * from htdag.steps
+        where flow_hash = v_run.flow_hash and step_name = any (p_step_names)
+        order by step_index
+    loop
+        if v_step.kind = 'map' then
+            if v_step.deps_count = 0 then
+                v_array := v_run.input;
+            else
+                select ss.output into v_array
+                from htdag.deps d
+                join htdag.step_states ss on ss.run_id = p_run_id and ss.step_name = d.dep_name
+                where d.flow_hash = v_run.flow_hash and d.step_name = v_step.step_name;
+            end if;
+            if jsonb_typeof(v_array) is distinct from 'array' then
+                perform htdag._fail_run(p_run_id, v_step.step_name, null, format(
+                    'map step %L needs an array as input, got %s; make %s return a list',
+                    v_step.step_name, coalesce(jsonb_typeof(v_array), 'nothing'),
+                    case when v_step.deps_count = 0 then 'the run input'
+                         else 'its dependency' end));
+                return;
+            end if;
+            v_count := jsonb_array_length(v_array);
+        else
+            v_count := 1;
+        end if;
+
+        if not v_step.step_name = any (p_started) then
+            update htdag.step_states
+            set status = 'started', started_at = now(), remaining_tasks = v_count,
+                initial_tasks = v_count
+            where run_id = p_run_id and step_name = v_step.step_name;
+        end if;
+
+        if v_count > 0 and not htdag._take_task_budget(v_run.root_run_id, v_count) then
+            perform htdag._fail_run(p_run_id, v_step.step_name, null, format(
+                'task budget exceeded: step %L needs %s tasks, over the maximum for its root '
+                'run %s; raise max_tasks or plan a smaller graph',
+                v_step.step_name, v_count, v_run.root_run_id));
+            return;
+        end if;
+        if v_count = 0 then
+            perform htdag._complete_step(p_run_id, v_step.step_name, '[]'::jsonb);
+            continue;
+        end if;
+        -- Taken by the exchange that creates them (started for its worker), or queued.
+        v_take := v_claim is not null and v_count <= (v_claim ->> 'room')::int
+                  and (v_claim -> 'handlers' = 'null' or v_claim -> 'handlers' ? v_step.handler)
+                  and not exists (select 1 from htdag.tasks t where t.status = 'queued');
+        with created as (
+            insert into htdag.tasks (run_id, root_run_id, step_name, task_index, handler,
+                                     priority, max_attempts, base_delay, max_delay, timeout,
+                                     input, status, attempts_count, started_at, claim_token,
+                                     worker_id, lease_expires_at)
+            select p_run_id, v_run.root_run_id, v_step.step_name, i, v_step.handler,
+                   v_step.priority,
+                   v_step.max_attempts, v_step.base_delay, v_step.max_delay, v_step.timeout,
+                   case when v_step.kind = 'map' then v_array -> i end,
+                   case when v_take then 'started' else 'queued' end::htdag.task_status,
+                   case when v_take then 1 else 0 end,
+                   case when v_take then now() end,
+                   case when v_take then gen_random_uuid() end,
+                   case when v_take then (v_claim ->> 'worker')::uuid end,
+                   case when v_take then now() + make_interval(
+                       secs => (v_claim ->> 'lease')::double precision) end
+            from generate_series(0, v_count - 1) as i
+            returning task_id
+        )
+        select array_agg(task_id order by task_id) filter (where v_take) into v_ids
+        from created;
+        if v_take then
+            v_claim := jsonb_set(v_claim, '{room}',
+                                 to_jsonb((v_claim ->> 'room')::int - v_count));
+            perform set_config('htdag.claim_for', v_claim::text, true),
+                    set_config('htdag.claimed', concat_ws(',',
+                        nullif(current_setting('htdag.claimed', true), ''),
+                        array_to_string(v_ids, ',')), true);
+        else
+            perform htdag._notify_tasks(v_step.handler);
+        end if;
+    end loop;
+end;
+$$;

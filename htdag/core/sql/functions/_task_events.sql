@@ -1,0 +1,51 @@
+create or replace function htdag._task_events()
+returns trigger
+language plpgsql
+set search_path = ''
+set enable_nestloop = off
+set enable_hashjoin = on
+as $$
+declare
+    v_last bigint;
+    v_count int;
+begin
+    if not htdag._task_events_on() then
+        return null;
+    end if;
+    with appended as (
+        insert into htdag.events (kind, run_id, root_run_id, step_name, task_index, data)
+        select e.kind, n.run_id,
+               coalesce(n.root_run_id,
+                        (select r.root_run_id from htdag.runs r where r.run_id = n.run_id)),
+               n.step_name, n.task_index,
+               case e.kind
+                   when 'task.started' then jsonb_build_object('attempt', n.attempts_count,
+                                                               'worker_id', n.worker_id)
+                   when 'task.completed' then jsonb_build_object('attempt', n.attempts_count)
+                   when 'task.retrying' then jsonb_build_object(
+                       'attempt', n.attempts_count, 'error', n.error,
+                       'available_at', n.available_at)
+                   when 'task.failed' then jsonb_build_object('attempt', n.attempts_count,
+                                                              'error', n.error)
+                   else '{}'::jsonb end
+        from new_tasks n
+        join old_tasks o on o.task_id = n.task_id
+        cross join lateral (select case
+            when o.status = 'queued' and n.status = 'started' then 'task.started'
+            when n.status = 'completed' then 'task.completed'
+            when o.status = 'started' and n.status = 'queued'
+                 and n.attempts_count < o.attempts_count then 'task.released'
+            when o.status in ('started', 'waiting') and n.status = 'queued' then 'task.retrying'
+            when n.status = 'failed' then 'task.failed'
+            end as kind) e
+        where n.status <> o.status and e.kind is not null
+        order by n.task_id
+        returning event_id
+    )
+    select max(event_id), count(*) into v_last, v_count from appended;
+    if v_count > 0 then
+        perform pg_notify('htdag_events', v_last::text || ':' || v_count::text);
+    end if;
+    return null;
+end;
+$$;

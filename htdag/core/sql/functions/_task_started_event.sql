@@ -1,0 +1,16 @@
+create or replace function htdag._task_started_event()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+    if htdag._task_events_on() then
+        perform htdag._append_event(
+            'task.started', new.run_id,
+            new.root_run_id,
+            new.step_name, new.task_index,
+            jsonb_build_object('attempt', new.attempts_count, 'worker_id', new.worker_id));
+    end if;
+    return null;
+end;
+$$;

@@ -1,0 +1,35 @@
+-- Stores a validated flow definition once per content hash.
+create or replace function htdag.add_flow(p_flow_hash text, p_definition jsonb)
+returns boolean
+language plpgsql
+set search_path = ''
+as $$
+declare
+    v_inserted int;
+begin
+    insert into htdag.flows (flow_hash, name, definition)
+    values (p_flow_hash, p_definition ->> 'name', p_definition)
+    on conflict (flow_hash) do nothing;
+    get diagnostics v_inserted = row_count;
+    if v_inserted = 0 then
+        return false;
+    end if;
+
+    insert into htdag.steps (flow_hash, step_name, step_index, kind, handler, deps_count,
+                             max_attempts, base_delay, max_delay, timeout, priority)
+    select p_flow_hash, s ->> 'name', (ord - 1)::int, (s ->> 'kind')::htdag.step_kind, s ->> 'handler',
+           jsonb_array_length(s -> 'depends_on'),
+           (s -> 'options' ->> 'max_attempts')::int,
+           (s -> 'options' ->> 'base_delay')::double precision,
+           (s -> 'options' ->> 'max_delay')::double precision,
+           (s -> 'options' ->> 'timeout')::double precision,
+           (s -> 'options' ->> 'priority')::int
+    from jsonb_array_elements(p_definition -> 'steps') with ordinality as e(s, ord);
+
+    insert into htdag.deps (flow_hash, step_name, dep_name)
+    select p_flow_hash, s ->> 'name', d
+    from jsonb_array_elements(p_definition -> 'steps') as e(s),
+         jsonb_array_elements_text(s -> 'depends_on') as dep(d);
+    return true;
+end;
+$$;

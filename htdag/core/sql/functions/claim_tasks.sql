@@ -1,0 +1,53 @@
+-- A claim that finds no task updates no row. The task events trigger is a
+-- statement trigger, and PostgreSQL fires a statement trigger for an UPDATE of
+-- zero rows too: its insert-select then ran on empty transition tables, about
+-- 40 us of executor work for nothing. That was every idle worker's poll and every
+-- chain step's claim, which finds nothing once the exchange has taken the next
+-- step (0041). The claim now picks (and locks) the tasks in one statement and
+-- updates them in a second one only if there are any.
+--
+-- Otherwise as in 0041: the same filter (queued, available, handler, no task
+-- younger than this transaction), order and result.
+create or replace function htdag.claim_tasks(
+    p_worker_id uuid, p_limit int, p_handlers text[], p_lease_seconds double precision)
+returns table (task_id bigint, claim_token uuid, run_id uuid, step_name text, task_index int,
+               handler text, attempt int, timeout double precision, input jsonb)
+language plpgsql
+set search_path = ''
+set enable_seqscan = off
+set enable_bitmapscan = off
+set enable_hashjoin = off
+set enable_mergejoin = off
+set plan_cache_mode = force_generic_plan
+as $$
+declare
+    v_ids bigint[];
+begin
+    perform htdag._reap_expired_tasks();
+    if p_limit <= 0 then
+        return;
+    end if;
+    select array_agg(p.task_id) into v_ids from (
+        select t.task_id from htdag.tasks t
+        where t.status = 'queued' and t.available_at <= now()
+          and (p_handlers is null or t.handler = any (p_handlers))
+          and age(t.xmin) >= 0
+        order by t.priority desc, t.task_index, t.available_at
+        limit p_limit
+        for update skip locked) p;
+    if v_ids is null then
+        return;
+    end if;
+    with claimed as (
+        update htdag.tasks t
+        set status = 'started', started_at = now(), attempts_count = t.attempts_count + 1,
+            claim_token = gen_random_uuid(), worker_id = p_worker_id,
+            lease_expires_at = now() + make_interval(secs => p_lease_seconds)
+        where t.task_id = any (v_ids)
+        returning t.task_id, t.priority, t.task_index, t.available_at
+    )
+    select array_agg(c.task_id order by c.priority desc, c.task_index, c.available_at, c.task_id)
+    into v_ids from claimed c;
+    return query select * from htdag._claimed_tasks(v_ids);
+end;
+$$;

@@ -1,0 +1,29 @@
+-- Records failed attempts reported by a worker. Stale tokens change nothing.
+-- Returns the ids of the tasks whose failure was recorded.
+create or replace function htdag.fail_tasks(
+    p_task_ids bigint[], p_tokens uuid[], p_errors text[], p_retryable boolean[])
+returns bigint[]
+language plpgsql
+set search_path = ''
+as $$
+declare
+    v_row record;
+    v_done bigint[] := '{}';
+begin
+    -- Task rows are locked in task_id order, as every transition does (see cancel_run).
+    perform 1 from htdag.tasks where task_id = any (p_task_ids) order by task_id for update;
+    for v_row in
+        select t.task_id, b.error, b.retryable
+        from unnest(p_task_ids, p_tokens, p_errors, p_retryable) as b(task_id, token, error, retryable)
+        join htdag.tasks t on t.task_id = b.task_id and t.claim_token = b.token
+                          and t.status in ('started', 'waiting')
+        order by t.run_id, t.task_id
+        for update of t
+    loop
+        if htdag._fail_task(v_row.task_id, v_row.error, v_row.retryable, 'failed') then
+            v_done := v_done || v_row.task_id;
+        end if;
+    end loop;
+    return v_done;
+end;
+$$;

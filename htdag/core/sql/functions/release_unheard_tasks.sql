@@ -1,0 +1,39 @@
+-- Tasks pushed to a worker that it does not know of (its LISTEN connection was
+-- down when they came) go back to the queue; the attempt does not count.
+-- p_pushes_seen: how many pushed tasks the worker has heard of, all told (what
+-- was pushed beyond that is released now, so it is no longer owed).
+create or replace function htdag.release_unheard_tasks(
+    p_worker_id uuid, p_known bigint[], p_pushes_seen bigint default null)
+returns bigint[]
+language plpgsql
+set search_path = ''
+set enable_seqscan = off
+as $$
+declare
+    v_released bigint[];
+begin
+    with unheard as (
+        select t.task_id from htdag.tasks t
+        where t.lease_expires_at is not null and t.status = 'started'
+          and t.worker_id = p_worker_id and t.task_id <> all (p_known)
+        order by t.task_id
+        for update
+    ), released as (
+        update htdag.tasks t
+        set status = 'queued', attempts_count = t.attempts_count - 1, claim_token = null,
+            lease_expires_at = null, worker_id = null, available_at = now()
+        from unheard u
+        where t.task_id = u.task_id
+        returning t.task_id
+    )
+    select coalesce(array_agg(task_id), '{}') into v_released from released;
+    if cardinality(v_released) > 0 then
+        perform pg_notify('htdag_tasks', '');
+    end if;
+    if p_pushes_seen is not null then
+        update htdag.workers set tasks_pushed = p_pushes_seen
+        where worker_id = p_worker_id and tasks_pushed <> p_pushes_seen;
+    end if;
+    return v_released;
+end;
+$$;

@@ -1,0 +1,51 @@
+-- Starts a run of a stored flow: one round trip creates the run, its step
+-- states and the tasks of its root steps. A child run (a subgoal) names its
+-- parent run and the task waiting for it; its depth is checked against
+-- p_max_depth, and its tasks count against the root run's task budget.
+create or replace function htdag.start_run(
+    p_flow_hash text, p_input jsonb, p_parent_run_id uuid default null,
+    p_parent_task_id bigint default null, p_max_depth int default 10,
+    p_max_tasks int default null)
+returns uuid
+language plpgsql
+set search_path = ''
+as $$
+declare
+    v_run_id uuid := gen_random_uuid();
+    v_parent htdag.runs;
+    v_steps int;
+    v_roots text[];
+begin
+    select count(*)::int, array_agg(step_name) filter (where deps_count = 0)
+    into v_steps, v_roots
+    from htdag.steps where flow_hash = p_flow_hash;
+    if v_steps = 0 then
+        raise exception 'unknown flow %', p_flow_hash
+            using errcode = 'HT001', hint = 'store the flow first (engine.start does this)';
+    end if;
+    if p_parent_run_id is not null then
+        select * into v_parent from htdag.runs where run_id = p_parent_run_id;
+        if v_parent.run_id is null then
+            raise exception 'unknown run %', p_parent_run_id using errcode = 'HT002';
+        end if;
+        if v_parent.depth + 1 > p_max_depth then
+            raise exception 'subgoal depth limit reached: run % is at depth %, the limit is %',
+                p_parent_run_id, v_parent.depth, p_max_depth
+                using errcode = 'HT003',
+                      hint = 'raise max_depth, or plan this goal without nesting subgoals';
+        end if;
+    end if;
+
+    insert into htdag.runs (run_id, flow_hash, input, remaining_steps, parent_run_id,
+                            parent_task_id, root_run_id, depth, max_tasks)
+    values (v_run_id, p_flow_hash, p_input, v_steps, p_parent_run_id, p_parent_task_id,
+            coalesce(v_parent.root_run_id, v_run_id), coalesce(v_parent.depth + 1, 0),
+            case when p_parent_run_id is null then p_max_tasks end);
+    insert into htdag.step_states (run_id, flow_hash, step_name, remaining_deps)
+    select v_run_id, p_flow_hash, step_name, deps_count
+    from htdag.steps where flow_hash = p_flow_hash;
+
+    perform htdag._start_steps(v_run_id, v_roots);
+    return v_run_id;
+end;
+$$;
