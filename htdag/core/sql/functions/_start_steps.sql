@@ -1,3 +1,13 @@
+-- Marks steps started (those in p_started already are) and creates their tasks.
+-- Tasks are created started, not queued, when nothing is queued before them and
+-- they fit (see 0041 and 0046):
+-- * in a worker's exchange (htdag.claim_for: the worker, its free slots, lease and
+--   handlers), for that worker; their ids are noted in htdag.claimed, which the
+--   exchange returns;
+-- * in a start outside any exchange (a run's start), for an idle worker, to which
+--   they are pushed at once (htdag_push), as _push_tasks would push queued ones,
+--   when the payload surely fits in a NOTIFY.
+-- Otherwise they are queued and announced (_notify_tasks).
 create or replace function htdag._start_steps(p_run_id uuid, p_step_names text[],
                                    p_started text[] default '{}')
 returns void
@@ -12,6 +22,11 @@ declare
     v_claim jsonb := nullif(current_setting('htdag.claim_for', true), '')::jsonb;
     v_take boolean;
     v_ids bigint[];
+    v_outside boolean := coalesce(current_setting('htdag.notify_origin', true), '') = '';
+    v_idle htdag.workers;  -- the idle worker a start outside any exchange pushes to
+    v_looked boolean := false;
+    v_small boolean;
+    v_payload text;
 begin
     select * into v_run from htdag.runs where run_id = p_run_id;
     for v_step in
@@ -59,8 +74,30 @@ begin
             perform htdag._complete_step(p_run_id, v_step.step_name, '[]'::jsonb);
             continue;
         end if;
-        -- Taken by the exchange that creates them (started for its worker), or queued.
+        -- A root step's push fits a NOTIFY (8000 bytes, PUSH_PAYLOAD_MAX 7000) for sure:
+        -- per task at most 300 bytes of ids and keys and its names (escaped, at worst
+        -- 6 bytes a byte), plus the run input its tasks' inputs come from.
+        v_small := v_outside and v_step.deps_count = 0 and v_count <= 10
+                   and v_count * (300 + 6 * (octet_length(v_step.step_name)
+                                             + octet_length(v_step.handler)))
+                       + octet_length(v_run.input::text) <= 6500;
+        if v_small and v_claim is null and not v_looked then
+            v_looked := true;
+            select * into v_idle from htdag.workers w
+            where w.idle_slots > 0 and w.stopped_at is null and w.lost_at is null
+            order by w.idle_slots desc
+            limit 1
+            for update skip locked;
+            if found then
+                v_claim := jsonb_build_object(
+                    'worker', v_idle.worker_id, 'room', least(v_idle.idle_slots, 10),
+                    'lease', v_idle.lease_seconds, 'handlers', to_jsonb(v_idle.handlers));
+            end if;
+        end if;
+        -- Taken by the exchange that creates them (started for its worker), pushed to
+        -- an idle worker, or queued.
         v_take := v_claim is not null and v_count <= (v_claim ->> 'room')::int
+                  and (v_idle.worker_id is null or v_small)
                   and (v_claim -> 'handlers' = 'null' or v_claim -> 'handlers' ? v_step.handler)
                   and not exists (select 1 from htdag.tasks t where t.status = 'queued');
         with created as (
@@ -87,6 +124,17 @@ begin
         if v_take then
             v_claim := jsonb_set(v_claim, '{room}',
                                  to_jsonb((v_claim ->> 'room')::int - v_count));
+        end if;
+        if v_take and v_idle.worker_id is not null then
+            select jsonb_build_object('worker_id', v_idle.worker_id,
+                                      'tasks', jsonb_agg(to_jsonb(c)))::text
+            into v_payload from htdag._claimed_tasks(v_ids) c;
+            update htdag.workers
+            set idle_slots = greatest(idle_slots - v_count, 0),
+                tasks_pushed = tasks_pushed + v_count
+            where worker_id = v_idle.worker_id;
+            perform pg_notify('htdag_push', v_payload);
+        elsif v_take then
             perform set_config('htdag.claim_for', v_claim::text, true),
                     set_config('htdag.claimed', concat_ws(',',
                         nullif(current_setting('htdag.claimed', true), ''),

@@ -1,15 +1,19 @@
 """A transaction that makes tasks ready while a worker is idle (its last
 exchange claimed fewer than it asked for) claims them for that worker and sends
 them in a NOTIFY on htdag_push, input included; the worker needs no claim of its
-own. Pushes never exceed the worker's free slots, a payload too large for NOTIFY
-is not pushed, and a worker that missed pushes gives them back."""
+own. A run's start that finds nothing queued creates its tasks started for the
+worker (each written once) and pushes them; otherwise the claim's order decides.
+Pushes never exceed the worker's free slots, a payload too large for NOTIFY is
+not pushed, and a worker that missed pushes gives them back."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import psycopg
 import pytest
 
 from htdag.core.store import Completion, Store
@@ -46,8 +50,8 @@ async def test_a_started_run_is_pushed_with_its_input_to_the_idle_worker(
     task = await db.task(run_id, "a")
     assert (task["status"], task["worker_id"], task["attempts_count"]) == (
         "started", WORKER_A, 1)
-    [push, wake] = await notes.drain()
-    assert push[0] == "htdag_push" and wake == ("htdag_tasks", str(WORKER_A))
+    [push] = await notes.drain()  # no wake-up: nothing was left queued
+    assert push[0] == "htdag_push"
     payload = json.loads(push[1])
     assert payload["worker_id"] == str(WORKER_A)
     [pushed] = payload["tasks"]
@@ -146,3 +150,54 @@ async def test_a_stopping_worker_gives_back_what_was_pushed_to_it(
 
     assert (await db.task(run_id, "a"))["status"] == "queued"
     assert (await worker_row(db))["idle_slots"] == 0
+
+
+async def start_counting_task_writes(dsn: str, flow: Any, input: Any) -> tuple[int, int]:
+    """Starts a run in one transaction: (task rows inserted, task rows updated)."""
+    async with await psycopg.AsyncConnection.connect(dsn) as conn:
+        async with conn.transaction():
+            await conn.execute("select htdag.add_flow(%s, %s::jsonb)",
+                               (flow.hash, json.dumps(flow.to_definition())))
+            await conn.execute("select htdag.start_run(%s, %s::jsonb)",
+                               (flow.hash, json.dumps(input)))
+            cur = await conn.execute(
+                "select pg_stat_get_xact_tuples_inserted('htdag.tasks'::regclass),"
+                " pg_stat_get_xact_tuples_updated('htdag.tasks'::regclass)")
+            row: Any = await cur.fetchone()
+    return row[0], row[1]
+
+
+async def test_a_start_creates_the_tasks_it_pushes_started(
+        store: Store, db: Db, dsn: str, notes: Notifications) -> None:
+    await idle_worker(store, slots=4)
+
+    writes = await start_counting_task_writes(dsn, flow_of("f", ("m", [], {"map": True})),
+                                              [1, 2, 3])
+
+    assert writes == (3, 0)  # inserted started; never updated
+    [push] = await notes.drain()
+    pushed = json.loads(push[1])["tasks"]
+    assert [(t["task_index"], t["input"], t["attempt"]) for t in pushed] == [
+        (0, 1, 1), (1, 2, 1), (2, 3, 1)]
+    tasks = await db.rows("select task_id, status, worker_id, claim_token from htdag.tasks"
+                          " order by task_id")
+    assert [(t["status"], t["worker_id"]) for t in tasks] == [("started", WORKER_A)] * 3
+    assert [t["claim_token"] for t in tasks] == [uuid.UUID(t["claim_token"]) for t in pushed]
+    assert await worker_row(db) == {"idle_slots": 1, "tasks_pushed": 3}
+    started = await db.rows("select task_index, data from htdag.events"
+                            " where kind = 'task.started' order by event_id")
+    assert [e["task_index"] for e in started] == [0, 1, 2]
+    assert started[0]["data"] == {"attempt": 1, "worker_id": str(WORKER_A)}
+
+
+async def test_with_a_task_queued_before_them_the_claim_decides(
+        store: Store, db: Db, dsn: str) -> None:
+    queued_run = await start(store, flow_of("other", ("x", [])), None)  # h.x: no one has it
+    await idle_worker(store, slots=4)
+    assert (await db.task(queued_run, "x"))["status"] == "queued"
+
+    writes = await start_counting_task_writes(dsn, flow_of("f", ("a", [])), None)
+
+    assert writes == (1, 1)  # inserted queued, then claimed for the push
+    task = await db.row("select status, worker_id from htdag.tasks where step_name = 'a'")
+    assert task == {"status": "started", "worker_id": WORKER_A}
