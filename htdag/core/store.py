@@ -69,6 +69,11 @@ _EXCHANGE = (
     "select * from htdag.worker_exchange(%s, %s, %s, %s::jsonb[], %s, %s, %s, %s, %s, %s, %s,"
     " %s, %s)"
 )
+# The usual exchange, without failures: four parameters fewer to adapt per call.
+_EXCHANGE_NO_FAILURES = (
+    "select * from htdag.worker_exchange(%s, %s, %s, %s::jsonb[], '{}', '{}', '{}', '{}',"
+    " %s, %s, %s, %s, %s)"
+)
 
 
 class Store:
@@ -167,20 +172,28 @@ class Store:
     async def exchange(self, worker_id: uuid.UUID, done: Sequence[Completion],
                        failed: Sequence[Failure], claim_limit: int, handlers: list[str] | None,
                        lease_seconds: float, accept_pushes: bool = False,
-                       pushes_seen: int = 0) -> list[ClaimedTask]:
+                       pushes_seen: int = 0, conn: psycopg.AsyncConnection[Any] | None = None
+                       ) -> list[ClaimedTask]:
         """Completes, fails and claims in one round trip and one transaction. A worker
         that accepts pushes is sent ready tasks while its claim comes back short;
-        ``pushes_seen`` counts the pushed tasks it has heard of."""
-        params = (
-            worker_id,
-            [c.task_id for c in done], [c.claim_token for c in done],
-            [c.output_json for c in done],
-            [f.task_id for f in failed], [f.claim_token for f in failed],
-            [f.error for f in failed], [f.retryable for f in failed],
-            claim_limit, handlers, lease_seconds, accept_pushes, pushes_seen,
-        )
-        async with self.db.pool.connection() as conn:
-            cur = await conn.execute(_EXCHANGE, params)
+        ``pushes_seen`` counts the pushed tasks it has heard of. ``conn``: a
+        connection of the caller's (a worker keeps one for its exchanges), else one
+        from the pool."""
+        done_part: tuple[Any, ...] = (
+            worker_id, [c.task_id for c in done], [c.claim_token for c in done],
+            [c.output_json for c in done])
+        claim_part = (claim_limit, handlers, lease_seconds, accept_pushes, pushes_seen)
+        if failed:
+            query = _EXCHANGE
+            params = (*done_part, [f.task_id for f in failed], [f.claim_token for f in failed],
+                      [f.error for f in failed], [f.retryable for f in failed], *claim_part)
+        else:
+            query, params = _EXCHANGE_NO_FAILURES, (*done_part, *claim_part)
+        if conn is not None:
+            cur = await conn.execute(query, params)
+            return [ClaimedTask(*row) for row in await cur.fetchall()]
+        async with self.db.pool.connection() as pooled:
+            cur = await pooled.execute(query, params)
             return [ClaimedTask(*row) for row in await cur.fetchall()]
 
     async def claim_tasks(self, worker_id: uuid.UUID, limit: int, handlers: list[str] | None,
