@@ -63,7 +63,9 @@ begin
             where run_id = p_run_id and step_name = v_step.step_name;
         end if;
 
-        if v_count > 0 and not htdag._take_task_budget(v_run.root_run_id, v_count) then
+        -- (A root run without a task budget has none to take: no call, no read.)
+        if v_count > 0 and (v_run.max_tasks is not null or v_run.root_run_id <> p_run_id)
+           and not htdag._take_task_budget(v_run.root_run_id, v_count) then
             perform htdag._fail_run(p_run_id, v_step.step_name, null, format(
                 'task budget exceeded: step %L needs %s tasks, over the maximum for its root '
                 'run %s; raise max_tasks or plan a smaller graph',

@@ -1,7 +1,9 @@
--- worker_exchange (0037), sending the wake-up for the tasks it made ready only if
--- its claim may have left some: the claim came back full, or a task's handler is
--- not one of this worker's (or not known). The wake-up names this worker, which
--- ignores it.
+-- A worker's round trip: completes and fails its finished tasks, then claims up to
+-- its free slots, in one transaction (0037). The tasks it makes ready are taken as
+-- they are created while they fit (see _start_steps, 0041), and then no claim is
+-- needed (0047). The wake-up for the tasks it made ready goes out only if its claim
+-- may have left some: the claim came back full, or a task's handler is not one of
+-- this worker's (or not known). The wake-up names this worker, which ignores it.
 create or replace function htdag.worker_exchange(
     p_worker_id uuid,
     p_done_ids bigint[], p_done_tokens uuid[], p_done_outputs jsonb[],
@@ -21,10 +23,12 @@ declare
     v_idle int;
     v_ready jsonb;
     v_taken bigint[];
+    v_was_idle int;
 begin
     if p_accept_pushes then
         -- No push while this runs; pushes it had not heard of take slots it offered.
-        select w.tasks_pushed - p_pushes_seen into v_unheard from htdag.workers w
+        select w.tasks_pushed - p_pushes_seen, w.idle_slots into v_unheard, v_was_idle
+        from htdag.workers w
         where w.worker_id = p_worker_id
         for update;
         v_limit := greatest(p_claim_limit - greatest(coalesce(v_unheard, 0), 0), 0);
@@ -57,16 +61,25 @@ begin
         perform htdag.fail_tasks(p_failed_ids, p_failed_tokens, p_failed_errors, p_failed_retryable);
     end if;
     v_taken := string_to_array(nullif(current_setting('htdag.claimed', true), ''), ',');
+    v_ready := nullif(current_setting('htdag.ready_handlers', true), '')::jsonb;
     if v_taken is not null then
         return query select * from htdag._claimed_tasks(v_taken);
     end if;
-    return query select * from htdag.claim_tasks(
-        p_worker_id, v_limit - coalesce(cardinality(v_taken), 0), p_handlers, p_lease_seconds);
-    get diagnostics v_claimed = row_count;
-    v_claimed := v_claimed + coalesce(cardinality(v_taken), 0);
+    if v_taken is not null and v_ready is null and htdag._reap_expired_tasks() = 0 then
+        -- The tasks it made ready were all created started for this worker, which
+        -- _start_steps does only while nothing is queued, and no lease had expired:
+        -- a claim now could find only tasks committed since, and their makers
+        -- announce them (this worker then claims in its next exchange).
+        v_claimed := cardinality(v_taken);
+    else
+        return query select * from htdag.claim_tasks(
+            p_worker_id, v_limit - coalesce(cardinality(v_taken), 0), p_handlers,
+            p_lease_seconds);
+        get diagnostics v_claimed = row_count;
+        v_claimed := v_claimed + coalesce(cardinality(v_taken), 0);
+    end if;
     -- A claim that came back short took every ready task it could run, so the
     -- tasks made ready above that it could run are taken.
-    v_ready := nullif(current_setting('htdag.ready_handlers', true), '')::jsonb;
     if v_ready is not null and (v_claimed >= v_limit or exists (
             select 1 from jsonb_array_elements_text(v_ready) as h(name)
             where h.name is null or (p_handlers is not null and h.name <> all (p_handlers))))
@@ -80,7 +93,9 @@ begin
     -- A claim that came back short found the queue empty (for this worker's
     -- handlers): its free slots are open to pushes until its next exchange.
     v_idle := case when p_accept_pushes then greatest(v_limit - v_claimed, 0) else 0 end;
-    update htdag.workers set idle_slots = v_idle
-    where worker_id = p_worker_id and idle_slots <> v_idle;
+    if v_idle is distinct from v_was_idle then  -- (unknown without pushes: written)
+        update htdag.workers set idle_slots = v_idle
+        where worker_id = p_worker_id and idle_slots <> v_idle;
+    end if;
 end;
 $$;

@@ -12,7 +12,7 @@ import pytest
 
 from htdag.core.store import ClaimedTask, Store
 
-from ..._support import WORKER_A, Db, claim, flow_of, start
+from ..._support import WORKER_A, WORKER_B, Db, claim, flow_of, start
 
 _EXCHANGE = ("select * from htdag.worker_exchange(%s, %s, %s, %s::jsonb[], '{}', '{}', '{}',"
              " '{}', %s, %s, 30)")
@@ -82,3 +82,63 @@ async def test_tasks_that_do_not_fit_are_queued(
     assert len(claimed) == (1 if handlers is None else 0)
     assert queued[0] == 3 - len(claimed)  # the map's three tasks did not fit: all queued,
     # then the claim took what it could
+
+
+async def exchange_counting_calls(dsn: str, done: list[ClaimedTask], limit: int,
+                                  output: str = "1"
+                                  ) -> tuple[list[ClaimedTask], dict[str, int]]:
+    """The exchange in one transaction: (claimed, calls of claim_tasks and the reaper)."""
+    async with await psycopg.AsyncConnection.connect(dsn) as conn:
+        async with conn.transaction():
+            await conn.execute("set local track_functions = 'pl'")
+            cur = await conn.execute(_EXCHANGE, (
+                WORKER_A, [t.task_id for t in done], [t.claim_token for t in done],
+                [output] * len(done), limit, None))
+            claimed = [ClaimedTask(*row) for row in await cur.fetchall()]
+            cur = await conn.execute(
+                "select p.proname::text, coalesce(pg_stat_get_xact_function_calls(p.oid), 0)"
+                " from pg_proc p where p.pronamespace = 'htdag'::regnamespace"
+                " and p.proname in ('claim_tasks', '_reap_expired_tasks')")
+            calls: Any = dict(await cur.fetchall())
+    return claimed, calls
+
+
+async def test_an_exchange_that_took_all_it_made_ready_claims_nothing_more(
+        store: Store, dsn: str) -> None:
+    await start(store, flow_of("f", ("a", []), ("b", ["a"])), None)
+    [a] = await claim(store)
+
+    claimed, calls = await exchange_counting_calls(dsn, [a], 10)
+
+    assert [t.step_name for t in claimed] == ["b"]  # created started; no claim for more
+    assert calls == {"claim_tasks": 0, "_reap_expired_tasks": 1}  # leases are checked
+
+
+async def test_an_exchange_that_reaps_an_expired_lease_claims_as_well(
+        store: Store, db: Db, dsn: str) -> None:
+    await start(store, flow_of("f", ("a", []), ("b", ["a"])), None)
+    [a] = await claim(store)
+    stale = await start(store, flow_of("g", ("x", [], {"base_delay": 0, "max_delay": 0})), None)
+    await claim(store, worker=WORKER_B)  # x: started elsewhere, then its lease expires
+    await db.execute("update htdag.tasks set lease_expires_at = now() - interval '1 second'"
+                     " where run_id = %s", (stale,))
+
+    claimed, calls = await exchange_counting_calls(dsn, [a], 10)
+
+    assert sorted(t.step_name for t in claimed) == ["b", "x"]  # x reaped, then claimed
+    assert calls["claim_tasks"] == 1
+    x = await db.task(stale, "x")
+    assert (x["worker_id"], x["attempts_count"]) == (WORKER_A, 2)
+
+
+async def test_an_exchange_that_queued_some_of_what_it_made_ready_claims(
+        store: Store, dsn: str) -> None:
+    await start(store, flow_of("f", ("a", []), ("b", ["a"]), ("m", ["a"], {"map": True})),
+                None)
+    [a] = await claim(store)
+
+    # b fits the two free slots; m's three tasks do not: queued, then claimed by order
+    claimed, calls = await exchange_counting_calls(dsn, [a], 2, output="[1, 2, 3]")
+
+    assert calls["claim_tasks"] == 1
+    assert sorted((t.step_name, t.task_index) for t in claimed) == [("b", 0), ("m", 0)]
