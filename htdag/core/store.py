@@ -3,6 +3,7 @@ methods; hot paths are one-line calls of the functions in sql/."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -189,11 +190,9 @@ class Store:
                       [f.error for f in failed], [f.retryable for f in failed], *claim_part)
         else:
             query, params = _EXCHANGE_NO_FAILURES, (*done_part, *claim_part)
-        if conn is not None:
-            cur = await conn.execute(query, params)
-            return [ClaimedTask(*row) for row in await cur.fetchall()]
-        async with self.db.pool.connection() as pooled:
-            cur = await pooled.execute(query, params)
+        async with (self.db.pool.connection() if conn is None
+                    else contextlib.nullcontext(conn)) as using:
+            cur = await using.execute(query, params)
             return [ClaimedTask(*row) for row in await cur.fetchall()]
 
     async def claim_tasks(self, worker_id: uuid.UUID, limit: int, handlers: list[str] | None,

@@ -5,8 +5,8 @@
 --   handlers), for that worker; their ids are noted in htdag.claimed, which the
 --   exchange returns;
 -- * in a start outside any exchange (a run's start), for an idle worker, to which
---   they are pushed at once (htdag_push), as _push_tasks would push queued ones,
---   when the payload surely fits in a NOTIFY.
+--   they are pushed at once (_send_push, as for queued tasks), when the payload
+--   surely fits in a NOTIFY.
 -- Otherwise they are queued and announced (_notify_tasks).
 create or replace function htdag._start_steps(p_run_id uuid, p_step_names text[],
                                    p_started text[] default '{}')
@@ -26,7 +26,6 @@ declare
     v_idle htdag.workers;  -- the idle worker a start outside any exchange pushes to
     v_looked boolean := false;
     v_small boolean;
-    v_payload text;
 begin
     select * into v_run from htdag.runs where run_id = p_run_id;
     for v_step in
@@ -128,14 +127,9 @@ begin
                                  to_jsonb((v_claim ->> 'room')::int - v_count));
         end if;
         if v_take and v_idle.worker_id is not null then
-            select jsonb_build_object('worker_id', v_idle.worker_id,
-                                      'tasks', jsonb_agg(to_jsonb(c)))::text
-            into v_payload from htdag._claimed_tasks(v_ids) c;
-            update htdag.workers
-            set idle_slots = greatest(idle_slots - v_count, 0),
-                tasks_pushed = tasks_pushed + v_count
-            where worker_id = v_idle.worker_id;
-            perform pg_notify('htdag_push', v_payload);
+            perform htdag._send_push(v_idle.worker_id,
+                                     (select jsonb_agg(to_jsonb(c))
+                                      from htdag._claimed_tasks(v_ids) c), v_count);
         elsif v_take then
             perform set_config('htdag.claim_for', v_claim::text, true),
                     set_config('htdag.claimed', concat_ws(',',
