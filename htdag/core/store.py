@@ -52,19 +52,28 @@ class Failure:
     retryable: bool
 
 
-_LATEST_EVENTS = (
-    "select * from (select event_id, kind, run_id, root_run_id, step_name, task_index,"
-    " created_at, data from htdag.events"
-    " where (%(runs)s::uuid[] is null or run_id = any(%(runs)s::uuid[]))"
-    " and (%(kinds)s::text[] is null or kind = any(%(kinds)s::text[]))"
-    " order by event_id desc limit %(limit)s) e order by event_id"
+_EVENT_COLUMNS = (
+    "e.event_id, e.tx_id::text::bigint as tx_id, e.kind, e.run_id, e.root_run_id,"
+    " e.step_name, e.task_index, e.created_at, e.attempt, e.worker_id, e.data"
 )
-_EVENTS_SINCE = (
-    "select event_id, kind, run_id, root_run_id, step_name, task_index, created_at, data"
-    " from htdag.events"
-    " where (%(runs)s::uuid[] is null or run_id = any(%(runs)s::uuid[]))"
-    " and (%(kinds)s::text[] is null or kind = any(%(kinds)s::text[]))"
-    " and event_id > %(since)s order by event_id limit %(limit)s"
+_EVENT_FILTERS = (
+    " (%(runs)s::uuid[] is null or e.run_id = any(%(runs)s::uuid[]))"
+    " and (%(kinds)s::text[] is null or e.kind = any(%(kinds)s::text[]))"
+)
+# Both walk the primary key, (tx_id, event_id): the order listeners see.
+_LATEST_EVENTS = (
+    f"select * from (select {_EVENT_COLUMNS} from htdag.events e where {_EVENT_FILTERS}"
+    " order by e.tx_id desc, e.event_id desc limit %(limit)s) t order by tx_id, event_id"
+)
+_EVENTS_AFTER = (
+    f"select {_EVENT_COLUMNS} from htdag.events e where {_EVENT_FILTERS}"
+    " and (e.tx_id, e.event_id) > (%(tx)s::text::xid8, %(id)s)"
+    " order by e.tx_id, e.event_id limit %(limit)s"
+)
+# After an id no longer in the table (pruned): the later ids, in stream order.
+_EVENTS_AFTER_ID = (
+    f"select {_EVENT_COLUMNS} from htdag.events e where {_EVENT_FILTERS}"
+    " and e.event_id > %(since)s order by e.tx_id, e.event_id limit %(limit)s"
 )
 _EXCHANGE = (
     "select * from htdag.worker_exchange(%s, %s, %s, %s::jsonb[], %s, %s, %s, %s, %s, %s, %s,"
@@ -291,21 +300,25 @@ class Store:
 
     async def recent_events(self, run_ids: list[uuid.UUID] | None, kinds: list[str] | None,
                             since_id: int | None, limit: int) -> list[dict[str, Any]]:
-        """History, oldest first: after since_id, or else the latest ``limit``."""
-        params = {"runs": run_ids, "kinds": kinds, "since": since_id, "limit": limit}
-        # Two queries, so that each walks the primary key in order.
-        return await self._all(_LATEST_EVENTS if since_id is None else _EVENTS_SINCE, params)
+        """History in stream order: after event ``since_id``, or else the latest
+        ``limit``."""
+        params: dict[str, Any] = {"runs": run_ids, "kinds": kinds, "since": since_id,
+                                  "limit": limit}
+        if since_id is None:
+            return await self._all(_LATEST_EVENTS, params)
+        position = await self.event_position(since_id)
+        if position is None:
+            return await self._all(_EVENTS_AFTER_ID, params)
+        params.update(tx=str(position[0]), id=position[1])
+        return await self._all(_EVENTS_AFTER, params)
 
     async def stable_tail(self, run_ids: list[uuid.UUID] | None, kinds: list[str] | None,
                           limit: int) -> list[dict[str, Any]]:
         """The last ``limit`` events no later commit can precede, in stream order."""
         return await self._all(
-            "select * from (select e.event_id, e.tx_id::text::bigint as tx_id, e.kind,"
-            " e.run_id, e.root_run_id, e.step_name, e.task_index, e.created_at, e.data"
-            " from htdag.events e where e.tx_id < pg_snapshot_xmin(pg_current_snapshot())"
-            " and (%(runs)s::uuid[] is null or e.run_id = any(%(runs)s::uuid[]))"
-            " and (%(kinds)s::text[] is null or e.kind = any(%(kinds)s::text[]))"
-            " order by e.tx_id desc, e.event_id desc limit %(limit)s) t"
+            f"select * from (select {_EVENT_COLUMNS} from htdag.events e"
+            " where e.tx_id < pg_snapshot_xmin(pg_current_snapshot()) and"
+            f" {_EVENT_FILTERS} order by e.tx_id desc, e.event_id desc limit %(limit)s) t"
             " order by tx_id, event_id",
             {"runs": run_ids, "kinds": kinds, "limit": limit})
 

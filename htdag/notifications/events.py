@@ -92,10 +92,19 @@ class Event:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Event:
+        # Task events keep their attempt and worker in columns (0050); earlier
+        # rows, and other kinds, in data.
+        data: dict[str, Any] = {}
+        if row.get("attempt") is not None:
+            data["attempt"] = row["attempt"]
+        if row.get("worker_id") is not None:
+            data["worker_id"] = str(row["worker_id"])
+        if row["data"]:
+            data.update(row["data"])
         return cls(id=row["event_id"], kind=row["kind"], run_id=row["run_id"],
                    root_run_id=row["root_run_id"], step=row["step_name"],
                    task_index=row["task_index"], created_at=row["created_at"],
-                   data=row["data"] or {}, tx_id=row.get("tx_id") or 0)
+                   data=data, tx_id=row.get("tx_id") or 0)
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind,

@@ -15,7 +15,7 @@ async def table_events(db: Db, root_run_id: uuid.UUID | None = None,
     """The events in stream order (transaction, then id), optionally of one tree or run."""
     return await db.rows(
         "select event_id, tx_id::text::bigint as tx_id, kind, run_id, root_run_id, step_name,"
-        " task_index, data from htdag.events"
+        " task_index, attempt, worker_id, data from htdag.events"
         " where (%(root)s::uuid is null or root_run_id = %(root)s)"
         " and (%(run)s::uuid is null or run_id = %(run)s) " + STREAM_ORDER,
         {"root": root_run_id, "run": run_id})

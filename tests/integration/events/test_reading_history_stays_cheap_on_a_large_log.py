@@ -77,3 +77,16 @@ async def test_the_latest_events_are_read_from_the_index(
 
     nodes = await plan_nodes(db, query, params)
     assert not reads_the_whole_log(nodes), nodes
+
+
+async def test_history_after_an_id_finds_that_event_from_an_index(
+        engine: AsyncEngine, db: Db, large_log: None,
+        recorded: list[tuple[str, Any]]) -> None:
+    since = int(await db.value("select max(event_id) - 3 from htdag.events"))
+    after = await aget_recent_events(engine, since_id=since)
+    assert [e.id for e in after] == [since + 1, since + 2, since + 3]
+    assert len(recorded) == 2  # where the id stands, then what follows it
+
+    for query, params in recorded:
+        nodes = await plan_nodes(db, query, params)
+        assert not reads_the_whole_log(nodes), nodes

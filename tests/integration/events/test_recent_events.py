@@ -1,5 +1,5 @@
-"""get_recent_events(): history, oldest first: the latest N, or what follows
-an id; of one run's tree, or of some kinds."""
+"""get_recent_events(): history in stream order, oldest first: the latest N, or
+what follows an id; of one run's tree, or of some kinds."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ async def three_runs(engine: AsyncEngine) -> list[uuid.UUID]:
 
 async def all_ids(db: Db) -> list[int]:
     return [r["event_id"] for r in await db.rows(
-        "select event_id from htdag.events order by event_id")]
+        "select event_id from htdag.events order by tx_id, event_id")]
 
 
 async def test_the_latest_n_events_come_oldest_first(engine: AsyncEngine, db: Db) -> None:
@@ -56,6 +56,15 @@ async def test_since_id_gives_the_events_after_it_up_to_the_limit(
     assert ids(await aget_recent_events(engine, since_id=every[3], limit=4)) == every[4:8]
     assert ids(await aget_recent_events(engine, since_id=every[-1])) == []
     assert ids(await aget_recent_events(engine, since_id=0, limit=2)) == every[:2]
+
+
+async def test_since_an_id_no_longer_in_the_log_gives_the_later_ids(
+        engine: AsyncEngine, db: Db) -> None:
+    await three_runs(engine)
+    every = await all_ids(db)
+    await db.execute("delete from htdag.events where event_id <= %s", (every[5],))
+
+    assert ids(await aget_recent_events(engine, since_id=every[4], limit=3)) == every[6:9]
 
 
 async def test_kinds_filter_history_by_kind_or_category(engine: AsyncEngine) -> None:
@@ -87,7 +96,24 @@ async def test_history_events_have_all_their_fields(engine: AsyncEngine) -> None
     started = (await aget_recent_events(engine, parent, kinds="task.started"))[0]
     assert (started.run_id, started.root_run_id, started.step, started.task_index) == (
         parent, parent, "echo", 0)
-    assert started.data["attempt"] == 1 and started.created_at is not None
+    assert started.created_at is not None
+    # attempt and worker_id are columns of the row; data shows them as before.
+    assert set(started.data) == {"attempt", "worker_id"} and started.data["attempt"] == 1
+    completed = (await aget_recent_events(engine, parent, kinds="task.completed"))[0]
+    assert completed.data == {"attempt": 1}
+
+
+async def test_rows_that_keep_the_attempt_in_data_read_the_same(
+        engine: AsyncEngine, db: Db) -> None:
+    """Task events written before 0050 carry attempt and worker_id in data."""
+    worker = uuid.uuid4()
+    await db.execute(
+        "insert into htdag.events (kind, step_name, task_index, data)"
+        " values ('task.started', 's', 0, %s)",
+        (f'{{"attempt": 2, "worker_id": "{worker}"}}',))
+
+    [old] = await aget_recent_events(engine, kinds="task.started")
+    assert old.data == {"attempt": 2, "worker_id": str(worker)}
 
 
 async def test_switching_task_events_off_leaves_run_and_step_history(

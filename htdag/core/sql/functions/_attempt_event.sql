@@ -12,8 +12,7 @@ begin
             (select r.root_run_id from htdag.runs r where r.run_id = new.run_id),
             new.step_name,
             (select t.task_index from htdag.tasks t where t.task_id = new.task_id),
-            jsonb_build_object('attempt', new.attempt, 'worker_id', new.worker_id,
-                               'error', new.error));
+            jsonb_build_object('error', new.error), new.attempt, new.worker_id);
     end if;
     return null;
 end;

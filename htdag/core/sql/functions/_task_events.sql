@@ -13,20 +13,16 @@ begin
         return null;
     end if;
     with appended as (
-        insert into htdag.events (kind, run_id, root_run_id, step_name, task_index, data)
+        insert into htdag.events (kind, run_id, root_run_id, step_name, task_index,
+                                  attempt, worker_id, data)
         select e.kind, n.run_id,
-               coalesce(n.root_run_id,
-                        (select r.root_run_id from htdag.runs r where r.run_id = n.run_id)),
-               n.step_name, n.task_index,
+               n.root_run_id, n.step_name, n.task_index,
+               case when e.kind <> 'task.released' then n.attempts_count end,
+               case when e.kind = 'task.started' then n.worker_id end,
                case e.kind
-                   when 'task.started' then jsonb_build_object('attempt', n.attempts_count,
-                                                               'worker_id', n.worker_id)
-                   when 'task.completed' then jsonb_build_object('attempt', n.attempts_count)
                    when 'task.retrying' then jsonb_build_object(
-                       'attempt', n.attempts_count, 'error', n.error,
-                       'available_at', n.available_at)
-                   when 'task.failed' then jsonb_build_object('attempt', n.attempts_count,
-                                                              'error', n.error)
+                       'error', n.error, 'available_at', n.available_at)
+                   when 'task.failed' then jsonb_build_object('error', n.error)
                    else '{}'::jsonb end
         from new_tasks n
         join old_tasks o on o.task_id = n.task_id

@@ -6,10 +6,8 @@ as $$
 begin
     if htdag._task_events_on() then
         perform htdag._append_event(
-            'task.started', new.run_id,
-            new.root_run_id,
-            new.step_name, new.task_index,
-            jsonb_build_object('attempt', new.attempts_count, 'worker_id', new.worker_id));
+            'task.started', new.run_id, new.root_run_id, new.step_name, new.task_index,
+            null, new.attempts_count, new.worker_id);
     end if;
     return null;
 end;

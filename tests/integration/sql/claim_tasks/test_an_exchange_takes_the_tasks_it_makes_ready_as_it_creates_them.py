@@ -49,10 +49,9 @@ async def test_the_next_step_of_a_chain_is_created_started_for_the_worker(
     assert (b["status"], b["worker_id"], b["claim_token"]) == (
         "started", WORKER_A, claimed[0].claim_token)
     assert b["lease_expires_at"] is not None
-    kinds = await db.rows("select kind, data from htdag.events where kind = 'task.started'"
-                          " and step_name = 'b'")
-    assert kinds == [{"kind": "task.started",
-                      "data": {"attempt": 1, "worker_id": str(WORKER_A)}}]
+    kinds = await db.rows("select kind, attempt, worker_id from htdag.events"
+                          " where kind = 'task.started' and step_name = 'b'")
+    assert kinds == [{"kind": "task.started", "attempt": 1, "worker_id": WORKER_A}]
 
 
 async def test_a_queued_task_keeps_its_turn(store: Store, dsn: str) -> None:

@@ -184,10 +184,11 @@ async def test_a_start_creates_the_tasks_it_pushes_started(
     assert [(t["status"], t["worker_id"]) for t in tasks] == [("started", WORKER_A)] * 3
     assert [t["claim_token"] for t in tasks] == [uuid.UUID(t["claim_token"]) for t in pushed]
     assert await worker_row(db) == {"idle_slots": 1, "tasks_pushed": 3}
-    started = await db.rows("select task_index, data from htdag.events"
+    started = await db.rows("select task_index, attempt, worker_id, data from htdag.events"
                             " where kind = 'task.started' order by event_id")
     assert [e["task_index"] for e in started] == [0, 1, 2]
-    assert started[0]["data"] == {"attempt": 1, "worker_id": str(WORKER_A)}
+    assert (started[0]["attempt"], started[0]["worker_id"], started[0]["data"]) == (
+        1, WORKER_A, {})
 
 
 async def test_with_a_task_queued_before_them_the_claim_decides(

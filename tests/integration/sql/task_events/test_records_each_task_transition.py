@@ -28,8 +28,9 @@ async def test_a_claimed_then_completed_task_records_started_then_completed(
         ("run.started", None, None), ("step.started", "a", None),
         ("task.started", "a", 0), ("task.completed", "a", 0),
         ("step.completed", "a", None), ("run.completed", None, None)]
-    assert events[2]["data"] == {"attempt": 1, "worker_id": str(WORKER_A)}
-    assert events[3]["data"] == {"attempt": 1}
+    # The attempt and the worker are columns; data holds what else a kind says.
+    assert [(e["attempt"], e["worker_id"], e["data"]) for e in events[2:4]] == [
+        (1, WORKER_A, {}), (1, None, {})]
 
 
 async def test_the_tasks_of_a_map_step_are_recorded_in_index_order(store: Store, db: Db) -> None:
@@ -57,10 +58,10 @@ async def test_a_retryable_failure_records_task_retrying_then_the_next_attempt(
     assert kinds_of(events) == [
         "run.started", "step.started", "task.started", "task.retrying", "task.started",
         "task.completed", "step.completed", "run.completed"]
-    retrying = events[3]["data"]
-    assert (retrying["attempt"], retrying["error"]) == (1, "flaky network")
-    assert retrying["available_at"] is not None
-    assert events[4]["data"] == {"attempt": 2, "worker_id": str(WORKER_B)}
+    retrying = events[3]
+    assert (retrying["attempt"], retrying["data"]["error"]) == (1, "flaky network")
+    assert retrying["data"]["available_at"] is not None
+    assert (events[4]["attempt"], events[4]["worker_id"], events[4]["data"]) == (2, WORKER_B, {})
 
 
 async def test_a_released_task_records_task_released_not_a_retry(store: Store, db: Db) -> None:
@@ -84,10 +85,9 @@ async def test_a_reaped_lease_records_task_timed_out_then_the_retry(store: Store
         "task.started", "task.completed", "step.completed", "run.completed"]
     timed_out = events[3]
     assert (timed_out["step_name"], timed_out["task_index"]) == ("a", 0)
-    assert timed_out["data"]["attempt"] == 1
-    assert timed_out["data"]["worker_id"] == str(WORKER_A)
+    assert (timed_out["attempt"], timed_out["worker_id"]) == (1, WORKER_A)
     assert "lease expired" in timed_out["data"]["error"]
-    assert events[5]["data"]["worker_id"] == str(WORKER_B)
+    assert events[5]["worker_id"] == WORKER_B
 
 
 async def test_a_reaped_lease_on_the_last_attempt_records_timed_out_then_failed(
@@ -121,7 +121,7 @@ async def test_a_failed_task_records_its_error_and_attempt(store: Store, db: Db)
 
     [failed] = [e for e in await table_events(db, run_id) if e["kind"] == "task.failed"]
     assert (failed["step_name"], failed["task_index"]) == ("a", 0)
-    assert failed["data"] == {"attempt": 1, "error": "bad input"}
+    assert (failed["attempt"], failed["data"]) == (1, {"error": "bad input"})
 
 
 async def test_cancelled_tasks_record_nothing_of_their_own(store: Store, db: Db) -> None:
@@ -178,7 +178,7 @@ async def test_a_waiting_task_whose_child_run_fails_records_task_retrying(
     assert kinds_of(parent_events) == [
         "run.started", "step.started", "task.started", "subgoal.failed", "task.retrying"]
     retrying = parent_events[-1]
-    assert retrying["task_index"] == 0 and retrying["data"]["attempt"] == 1
+    assert retrying["task_index"] == 0 and retrying["attempt"] == 1
     assert "child broke" in retrying["data"]["error"]
 
 
