@@ -65,6 +65,12 @@ _LATEST_EVENTS = (
     f"select * from (select {_EVENT_COLUMNS} from htdag.events e where {_EVENT_FILTERS}"
     " order by e.tx_id desc, e.event_id desc limit %(limit)s) t order by tx_id, event_id"
 )
+# One tree of runs: its root's index, in the same order.
+_LATEST_EVENTS_OF_TREE = (
+    f"select * from (select {_EVENT_COLUMNS} from htdag.events e"
+    f" where e.root_run_id = %(root)s and {_EVENT_FILTERS}"
+    " order by e.tx_id desc, e.event_id desc limit %(limit)s) t order by tx_id, event_id"
+)
 _EVENTS_AFTER = (
     f"select {_EVENT_COLUMNS} from htdag.events e where {_EVENT_FILTERS}"
     " and (e.tx_id, e.event_id) > (%(tx)s::text::xid8, %(id)s)"
@@ -299,13 +305,15 @@ class Store:
         return rows[0]["root_run_id"], [r["run_id"] for r in rows]
 
     async def recent_events(self, run_ids: list[uuid.UUID] | None, kinds: list[str] | None,
-                            since_id: int | None, limit: int) -> list[dict[str, Any]]:
+                            since_id: int | None, limit: int,
+                            root_run_id: uuid.UUID | None = None) -> list[dict[str, Any]]:
         """History in stream order: after event ``since_id``, or else the latest
-        ``limit``."""
+        ``limit``. ``root_run_id``: the root of ``run_ids``, whose index finds them."""
         params: dict[str, Any] = {"runs": run_ids, "kinds": kinds, "since": since_id,
-                                  "limit": limit}
+                                  "limit": limit, "root": root_run_id}
         if since_id is None:
-            return await self._all(_LATEST_EVENTS, params)
+            return await self._all(
+                _LATEST_EVENTS if root_run_id is None else _LATEST_EVENTS_OF_TREE, params)
         position = await self.event_position(since_id)
         if position is None:
             return await self._all(_EVENTS_AFTER_ID, params)

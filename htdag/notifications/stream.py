@@ -152,15 +152,15 @@ async def aget_recent_events(engine: AsyncEngine, run_id: RunId | None = None, *
     """History, oldest first: the events after ``since_id``, or else the latest
     ``limit``. With a run id: that run's and its child runs' events."""
     store = engine.store
-    runs = None
+    runs = root = None
     if run_id is not None:
         tree = await store.run_tree(_run_uuid(run_id))
         if tree is None:
             raise UnknownRunError(f"no run has id {run_id}")
-        runs = tree[1]
+        root, runs = tree
     kind_set = parse_kinds(kinds)
     rows = await store.recent_events(runs, None if kind_set is None else sorted(kind_set),
-                                     since_id, limit)
+                                     since_id, limit, root)
     return [Event.from_row(r) for r in rows]
 
 

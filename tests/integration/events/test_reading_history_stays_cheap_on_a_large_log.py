@@ -14,7 +14,7 @@ from htdag.core.engine import AsyncEngine
 from htdag.core.store import Store
 from htdag.notifications import aget_recent_events, alisten
 
-from .._support import Db
+from .._support import Db, flow_of
 
 ROWS = 20_000
 
@@ -90,3 +90,20 @@ async def test_history_after_an_id_finds_that_event_from_an_index(
     for query, params in recorded:
         nodes = await plan_nodes(db, query, params)
         assert not reads_the_whole_log(nodes), nodes
+
+
+async def test_the_latest_events_of_a_run_are_read_from_its_roots_index(
+        engine: AsyncEngine, db: Db, recorded: list[tuple[str, Any]]) -> None:
+    flow = flow_of("f", ("a", []))
+    run = await engine.start(flow, None)
+    await db.execute("insert into htdag.events (kind, root_run_id) select 'optimizer.applied',"
+                     " gen_random_uuid() from generate_series(1, %s)", (ROWS,))
+    await db.execute("analyze htdag.events")
+
+    latest = await aget_recent_events(engine, run.run_id, limit=5)
+    assert [e.kind for e in latest] == ["run.started", "step.started"]
+    [(query, params)] = [(q, p) for q, p in recorded if "root_run_id =" in q]
+
+    nodes = await plan_nodes(db, query, params)
+    # Not the whole log: neither a scan of the table nor a walk of the primary key.
+    assert any("events_root_idx" in n for n in nodes), nodes
