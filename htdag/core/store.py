@@ -60,27 +60,27 @@ _EVENT_FILTERS = (
     " (%(runs)s::uuid[] is null or e.run_id = any(%(runs)s::uuid[]))"
     " and (%(kinds)s::text[] is null or e.kind = any(%(kinds)s::text[]))"
 )
-# Both walk the primary key, (tx_id, event_id): the order listeners see.
-_LATEST_EVENTS = (
-    f"select * from (select {_EVENT_COLUMNS} from htdag.events e where {_EVENT_FILTERS}"
-    " order by e.tx_id desc, e.event_id desc limit %(limit)s) t order by tx_id, event_id"
-)
-# One tree of runs: its root's index, in the same order.
-_LATEST_EVENTS_OF_TREE = (
-    f"select * from (select {_EVENT_COLUMNS} from htdag.events e"
-    f" where e.root_run_id = %(root)s and {_EVENT_FILTERS}"
-    " order by e.tx_id desc, e.event_id desc limit %(limit)s) t order by tx_id, event_id"
-)
-_EVENTS_AFTER = (
-    f"select {_EVENT_COLUMNS} from htdag.events e where {_EVENT_FILTERS}"
-    " and (e.tx_id, e.event_id) > (%(tx)s::text::xid8, %(id)s)"
-    " order by e.tx_id, e.event_id limit %(limit)s"
-)
-# After an id no longer in the table (pruned): the later ids, in stream order.
-_EVENTS_AFTER_ID = (
-    f"select {_EVENT_COLUMNS} from htdag.events e where {_EVENT_FILTERS}"
-    " and e.event_id > %(since)s order by e.tx_id, e.event_id limit %(limit)s"
-)
+
+
+def _history_query(tree: bool, after: str | None, stable: bool = False) -> str:
+    """History in stream order, (tx_id, event_id): the latest ``limit`` (``after``
+    None), or those after a position (``"position"``) or, for an id no longer in
+    the table (pruned), after that id (``"id"``). The primary key serves them; with
+    ``tree``, one tree of runs, the index of its root. ``stable``: only events no
+    later commit can precede (see read_events)."""
+    where = ("e.root_run_id = %(root)s and" if tree else "") + _EVENT_FILTERS
+    if stable:
+        where += " and e.tx_id < pg_snapshot_xmin(pg_current_snapshot())"
+    if after is None:
+        return (f"select * from (select {_EVENT_COLUMNS} from htdag.events e where {where}"
+                " order by e.tx_id desc, e.event_id desc limit %(limit)s) t"
+                " order by tx_id, event_id")
+    bound = ("(e.tx_id, e.event_id) > (%(tx)s::text::xid8, %(id)s)" if after == "position"
+             else "e.event_id > %(since)s")
+    return (f"select {_EVENT_COLUMNS} from htdag.events e where {where} and {bound}"
+            " order by e.tx_id, e.event_id limit %(limit)s")
+
+
 _EXCHANGE = (
     "select * from htdag.worker_exchange(%s, %s, %s, %s::jsonb[], %s, %s, %s, %s, %s, %s, %s,"
     " %s, %s)"
@@ -311,24 +311,22 @@ class Store:
         ``limit``. ``root_run_id``: the root of ``run_ids``, whose index finds them."""
         params: dict[str, Any] = {"runs": run_ids, "kinds": kinds, "since": since_id,
                                   "limit": limit, "root": root_run_id}
+        tree = root_run_id is not None
         if since_id is None:
-            return await self._all(
-                _LATEST_EVENTS if root_run_id is None else _LATEST_EVENTS_OF_TREE, params)
+            return await self._all(_history_query(tree, None), params)
         position = await self.event_position(since_id)
         if position is None:
-            return await self._all(_EVENTS_AFTER_ID, params)
+            return await self._all(_history_query(tree, "id"), params)
         params.update(tx=str(position[0]), id=position[1])
-        return await self._all(_EVENTS_AFTER, params)
+        return await self._all(_history_query(tree, "position"), params)
 
     async def stable_tail(self, run_ids: list[uuid.UUID] | None, kinds: list[str] | None,
-                          limit: int) -> list[dict[str, Any]]:
+                          limit: int, root_run_id: uuid.UUID | None = None
+                          ) -> list[dict[str, Any]]:
         """The last ``limit`` events no later commit can precede, in stream order."""
         return await self._all(
-            f"select * from (select {_EVENT_COLUMNS} from htdag.events e"
-            " where e.tx_id < pg_snapshot_xmin(pg_current_snapshot()) and"
-            f" {_EVENT_FILTERS} order by e.tx_id desc, e.event_id desc limit %(limit)s) t"
-            " order by tx_id, event_id",
-            {"runs": run_ids, "kinds": kinds, "limit": limit})
+            _history_query(root_run_id is not None, None, stable=True),
+            {"runs": run_ids, "kinds": kinds, "limit": limit, "root": root_run_id})
 
     async def prune_events(self, older_than_seconds: float) -> int:
         return int(await self._value("select htdag.prune_events(make_interval(secs => %s))",

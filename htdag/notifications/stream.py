@@ -46,6 +46,18 @@ class _RunFilter:
         return self.kinds is None or event.kind in self.kinds
 
 
+async def _run_tree(engine: AsyncEngine, run_id: RunId | None
+                    ) -> tuple[uuid.UUID | None, list[uuid.UUID] | None]:
+    """(root, the run and its descendants) of ``run_id``; (None, None) for none."""
+    if run_id is None:
+        return None, None
+    rid = _run_uuid(run_id)
+    tree = await engine.store.run_tree(rid)
+    if tree is None:
+        raise UnknownRunError(f"no run has id {rid}; list runs with engine.list_runs()")
+    return tree
+
+
 async def alisten(engine: AsyncEngine, run_id: RunId | None = None, kinds: Kinds = None,
                   since: int | None = None, *, until_done: bool = False,
                   idle_timeout: float | None = None,
@@ -57,16 +69,9 @@ async def alisten(engine: AsyncEngine, run_id: RunId | None = None, kinds: Kinds
     event; closing the engine ends it too. The stream is gap-free across reconnects."""
     store = engine.store
     kind_set = parse_kinds(kinds)
-    runs: set[uuid.UUID] | None = None
-    root: uuid.UUID | None = None
-    rid: uuid.UUID | None = None
-    if run_id is not None:
-        rid = _run_uuid(run_id)
-        tree = await store.run_tree(rid)
-        if tree is None:
-            raise UnknownRunError(f"no run has id {rid}; list runs with engine.list_runs()")
-        root, members = tree
-        runs = set(members)
+    rid = None if run_id is None else _run_uuid(run_id)
+    root, members = await _run_tree(engine, rid)
+    runs = None if members is None else set(members)
     if until_done and rid is None:
         raise ValueError("until_done needs a run_id")
     start: Position | None = None
@@ -152,12 +157,7 @@ async def aget_recent_events(engine: AsyncEngine, run_id: RunId | None = None, *
     """History, oldest first: the events after ``since_id``, or else the latest
     ``limit``. With a run id: that run's and its child runs' events."""
     store = engine.store
-    runs = root = None
-    if run_id is not None:
-        tree = await store.run_tree(_run_uuid(run_id))
-        if tree is None:
-            raise UnknownRunError(f"no run has id {run_id}")
-        root, runs = tree
+    root, runs = await _run_tree(engine, run_id)
     kind_set = parse_kinds(kinds)
     rows = await store.recent_events(runs, None if kind_set is None else sorted(kind_set),
                                      since_id, limit, root)
@@ -200,13 +200,8 @@ async def stable_tail(engine: AsyncEngine, run_id: RunId | None, kinds: Kinds,
                       limit: int) -> list[Event]:
     """The last ``limit`` events in stream order that no later commit can precede:
     resuming ``alisten`` after the last of them misses nothing."""
-    runs = None
-    if run_id is not None:
-        tree = await engine.store.run_tree(_run_uuid(run_id))
-        if tree is None:
-            raise UnknownRunError(f"no run has id {run_id}")
-        runs = tree[1]
+    root, runs = await _run_tree(engine, run_id)
     kind_set = parse_kinds(kinds)
     rows = await engine.store.stable_tail(runs, None if kind_set is None else sorted(kind_set),
-                                          limit)
+                                          limit, root)
     return [Event.from_row(r) for r in rows]

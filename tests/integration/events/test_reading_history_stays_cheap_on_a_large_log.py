@@ -13,6 +13,7 @@ import pytest
 from htdag.core.engine import AsyncEngine
 from htdag.core.store import Store
 from htdag.notifications import aget_recent_events, alisten
+from htdag.notifications.stream import stable_tail
 
 from .._support import Db, flow_of
 
@@ -92,7 +93,7 @@ async def test_history_after_an_id_finds_that_event_from_an_index(
         assert not reads_the_whole_log(nodes), nodes
 
 
-async def test_the_latest_events_of_a_run_are_read_from_its_roots_index(
+async def test_the_history_of_a_run_is_read_from_its_roots_index(
         engine: AsyncEngine, db: Db, recorded: list[tuple[str, Any]]) -> None:
     flow = flow_of("f", ("a", []))
     run = await engine.start(flow, None)
@@ -102,8 +103,14 @@ async def test_the_latest_events_of_a_run_are_read_from_its_roots_index(
 
     latest = await aget_recent_events(engine, run.run_id, limit=5)
     assert [e.kind for e in latest] == ["run.started", "step.started"]
-    [(query, params)] = [(q, p) for q, p in recorded if "root_run_id =" in q]
+    after = await aget_recent_events(engine, run.run_id, since_id=latest[0].id)
+    assert after == latest[1:]
+    tail = await stable_tail(engine, run.run_id, None, 1)
+    assert tail == latest[1:]
+    queries = [(q, p) for q, p in recorded if "root_run_id =" in q]
+    assert len(queries) == 3
 
-    nodes = await plan_nodes(db, query, params)
-    # Not the whole log: neither a scan of the table nor a walk of the primary key.
-    assert any("events_root_idx" in n for n in nodes), nodes
+    for query, params in queries:
+        nodes = await plan_nodes(db, query, params)
+        # Not the whole log: neither a scan of the table nor a walk of the primary key.
+        assert any("events_root_idx" in n for n in nodes), nodes
