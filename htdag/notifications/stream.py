@@ -69,8 +69,8 @@ async def alisten(engine: AsyncEngine, run_id: RunId | None = None, kinds: Kinds
     event; closing the engine ends it too. The stream is gap-free across reconnects."""
     store = engine.store
     kind_set = parse_kinds(kinds)
+    root, members = await _run_tree(engine, run_id)
     rid = None if run_id is None else _run_uuid(run_id)
-    root, members = await _run_tree(engine, rid)
     runs = None if members is None else set(members)
     if until_done and rid is None:
         raise ValueError("until_done needs a run_id")
@@ -154,8 +154,8 @@ def listen(engine: Engine, run_id: RunId | None = None, kinds: Kinds = None,
 async def aget_recent_events(engine: AsyncEngine, run_id: RunId | None = None, *,
                              limit: int = 100, since_id: int | None = None,
                              kinds: Kinds = None) -> list[Event]:
-    """History, oldest first: the events after ``since_id``, or else the latest
-    ``limit``. With a run id: that run's and its child runs' events."""
+    """History in stream order (oldest first): the events after event ``since_id``,
+    or else the latest ``limit``. With a run id: that run's and its child runs'."""
     store = engine.store
     root, runs = await _run_tree(engine, run_id)
     kind_set = parse_kinds(kinds)
