@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv install demo test bench lint clean distclean
+.PHONY: venv install demo test bench chaos lint clean distclean
 
 venv install: $(STAMP)
 
@@ -27,6 +27,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
+
+# Hundreds of SIGKILLed workers, then an audit (benchmarks/chaos.py; ~10 min on 2 cores).
+chaos: $(STAMP)
+	$(BIN)/python benchmarks/chaos.py --kills 300
 
 lint: $(STAMP)
 	$(BIN)/ruff check htdag tests

@@ -43,10 +43,10 @@ from psycopg.types.json import Jsonb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import handlers as bench  # noqa: E402
-import run_all  # noqa: E402
+import handlers as bench
+import run_all
 
-from htdag.core.db import apply_migrations, load_migrations  # noqa: E402
+from htdag.core.db import apply_migrations, load_migrations
 
 CHAIN_PROCEDURE = """
 create procedure public.chain_step_in_server(p_flow_hash text, inout p_us double precision,

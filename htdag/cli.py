@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .core._loop import run as run_loop
 from .core.definitions import Flow, HandlerFn
 from .core.engine import AsyncEngine
 from .core.errors import HtdagError
@@ -287,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "db":
             _db(args)
         else:
-            asyncio.run(commands[args.command](args))
+            run_loop(commands[args.command](args))
     except HtdagError as exc:
         print(f"htdag: {exc}", file=sys.stderr)
         return 2

@@ -13,10 +13,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .core import context as core_context
+from .core._json import reject_nul
 from .core._portal import portal
 from .core.context import TaskContext, WaitForRun
 from .core.engine import AsyncEngine
-from .core.errors import NonRetryableError, RunCancelled, RunFailed, WaitTimeout
+from .core.errors import InvalidInput, NonRetryableError, RunCancelled, RunFailed, WaitTimeout
 from .core.status import RunStatus
 from .core.sync import Engine, connect
 from .core.worker import Worker
@@ -188,6 +189,8 @@ async def acompose_from_goal(
     its output; starts an in-process worker when none serves the handlers."""
     planner = Planner(decomposer or _planner.decomposer, _registry(handlers, _planner.registry),
                       _planner.max_depth, max_tasks or _planner.max_tasks)
+    reject_nul(goal, "the goal")
+    reject_nul(context, "the context")
     engine = engine or await _default_engine()
     try:
         graph, took = await decompose(goal, planner, context)
@@ -235,6 +238,11 @@ async def _submit_subgoal(ctx: TaskContext, goal_or_graph: Any, wait: bool,
         graph.check(planner.registry)
         name, took = "given", 0.0
     else:
+        try:  # a NUL would fail every retry the same way
+            reject_nul(str(goal_or_graph), "the subgoal")
+            reject_nul(context, "the subgoal's context")
+        except InvalidInput as exc:
+            raise NonRetryableError(str(exc)) from None
         try:
             graph, took = await decompose(str(goal_or_graph), planner, context)
         except Exception as exc:

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .core._json import reject_nul
 from .core.definitions import find_cycle
 from .core.errors import InvalidFlow, NonRetryableError
 
@@ -110,6 +111,7 @@ class TaskGraph(BaseModel):
     def check(self, handlers: Container[str] | None = None) -> TaskGraph:
         """Validates the graph; with a handler catalogue, also that every handler
         is registered. Returns the graph, so ``TaskGraph(...).check()`` chains."""
+        reject_nul(self.model_dump(mode="json"), "the task graph")
         ids = [t.id for t in self.tasks]
         seen: set[str] = set()
         for task_id in ids:

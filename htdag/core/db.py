@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import os
 import re
+import select
 import time
 import weakref
 from dataclasses import dataclass
@@ -160,21 +161,74 @@ def resolve_url(url: str | None = None) -> str:
 
 
 IDLE_CHECK_SECONDS = 2.0
+# While the server is down, how often the pool tries to connect again (psycopg_pool
+# would back off 1, 2, 4, 8... s): a caller waiting for a connection gets one within
+# this long of the server accepting connections again.
+RECONNECT_SECONDS = 0.5
 _checked_out_at: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], float] = (
     weakref.WeakKeyDictionary())
 
 
+def _has_input(conn: psycopg.AsyncConnection[Any]) -> bool:
+    """Whether an idle pooled connection has something to read, without a round
+    trip. Nothing is due on one (it runs no query and listens on nothing), so input
+    is the server's goodbye: a terminated session, a shutdown, or the socket's end."""
+    try:
+        fd = conn.fileno()
+    except psycopg.Error:
+        return True
+    if hasattr(select, "poll"):  # no FD_SETSIZE limit, unlike select()
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([fd], [], [], 0)[0])
+
+
 async def _check_if_idle(conn: psycopg.AsyncConnection[Any]) -> None:
-    """Pings a pooled connection before use only if its last use began a while
-    ago: one that a server restart closed is then replaced instead of failing
-    the call, and the hot path (connections in constant use) pays no extra round
-    trip. Measured from the last checkout, not the last return: the pool runs a
-    ``reset`` callback in a background task, which costs every call a hand-over
-    between tasks (and a connection checked out long ago just costs one ping)."""
+    """Pings a pooled connection before use if its last use began a while ago or
+    the server sent it something (its end, see _has_input): one that a restart or
+    an administrator closed is then replaced instead of failing the call, and the
+    hot path (connections in constant use) pays no extra round trip. Measured from
+    the last checkout, not the last return: the pool runs a ``reset`` callback in
+    a background task, which costs every call a hand-over between tasks (and a
+    connection checked out long ago just costs one ping)."""
     now = time.monotonic()
-    if now - _checked_out_at.get(conn, 0.0) > IDLE_CHECK_SECONDS:
+    if _has_input(conn) or now - _checked_out_at.get(conn, 0.0) > IDLE_CHECK_SECONDS:
         await conn.execute("")
     _checked_out_at[conn] = now
+
+
+def _new_pool(url: str, min_size: int, max_size: int) -> AsyncConnectionPool:
+    """A pool that replaces dead connections without waiting.
+
+    psycopg_pool retries a getconn whose check failed at once the first time, then
+    after 1, 2, 4, 8 s: with every connection dead (a restart, a failover, sessions
+    killed), the next call waited for each in turn, up to its 30 s timeout. So the
+    first failed check has the pool check all its idle connections (``check()``:
+    the dead ones are replaced at once) before psycopg_pool's immediate retry,
+    which then gets a live or a new connection. And a reconnection that keeps
+    failing gives up after RECONNECT_SECONDS (``reconnect_timeout``) and starts
+    again at once while callers wait (``reconnect_failed``), instead of backing off
+    to 16 s and more."""
+
+    async def check(conn: psycopg.AsyncConnection[Any]) -> None:
+        try:
+            await _check_if_idle(conn)
+        except psycopg.Error:
+            await pool.check()  # its neighbours most likely died with it
+            raise
+
+    async def reconnect_failed(_: AsyncConnectionPool) -> None:
+        # Without callers, the pool stays short until the next one: its first
+        # connection attempt is made at once, and the pool grows back to its size.
+        if pool.get_stats().get("requests_waiting", 0):
+            await pool.check()  # grows the pool: a new connection attempt at once
+
+    pool = AsyncConnectionPool(url, min_size=min_size, max_size=max_size, open=False,
+                               kwargs={"autocommit": True}, check=check,
+                               reconnect_timeout=RECONNECT_SECONDS,
+                               reconnect_failed=reconnect_failed)
+    return pool
 
 
 class Database:
@@ -193,8 +247,7 @@ class Database:
                 await apply_migrations(conn)
         except psycopg.OperationalError as exc:
             raise DatabaseError(f"cannot connect to {redact(resolved)}: {exc}".strip()) from exc
-        pool = AsyncConnectionPool(resolved, min_size=min_size, max_size=max_size, open=False,
-                                   kwargs={"autocommit": True}, check=_check_if_idle)
+        pool = _new_pool(resolved, min_size, max_size)
         await pool.open(wait=True, timeout=30)
         return cls(resolved, pool)
 

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ._json import reject_nul
 from .errors import (
     DuplicateStepError,
     FlowCycleError,
@@ -112,6 +113,7 @@ class Flow:
                  ) -> None:
         if not isinstance(name, str) or not name.strip():
             raise InvalidFlow("a flow needs a non-empty name")
+        reject_nul(name, "the flow name")
         self.name = name
         self.output = output  # the step whose output is the run's; default: the leaves by name
         self._steps: dict[str, Step] = {}
@@ -170,6 +172,8 @@ class Flow:
         if not isinstance(step.name, str) or not step.name or step.name in RESERVED_STEP_NAMES:
             raise InvalidFlow(f"step name {step.name!r} is not allowed: use a non-empty name "
                               f"other than {sorted(RESERVED_STEP_NAMES)}")
+        reject_nul(step.name, f"flow {self.name!r}: a step name")
+        reject_nul(step.handler, f"step {step.name!r}: the handler name")
         if step.name in self._steps:
             raise DuplicateStepError(f"flow {self.name!r} already has a step {step.name!r}; "
                                      "give each step a unique name")

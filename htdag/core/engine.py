@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 import uuid
@@ -16,10 +15,10 @@ from typing import TYPE_CHECKING, Any, Self
 
 import psycopg
 
+from ._json import input_json
 from .db import Database
 from .definitions import Flow, HandlerFn
 from .errors import (
-    InvalidInput,
     RunCancelled,
     RunFailed,
     UnknownFlowError,
@@ -46,14 +45,6 @@ def _run_uuid(run_id: RunId) -> uuid.UUID:
         return uuid.UUID(str(run_id))
     except ValueError:
         raise UnknownRunError(f"{run_id!r} is not a run id (a UUID)") from None
-
-
-def _input_json(value: Any) -> str:
-    try:
-        return json.dumps(value, allow_nan=False, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"the run input is not JSON ({exc}); pass dicts, lists, strings, "
-                           "numbers, booleans or None") from None
 
 
 class AsyncEngine:
@@ -131,7 +122,7 @@ class AsyncEngine:
         A child run names its parent (and the task waiting for it, if any); it
         may be at most ``max_depth`` levels below its root. ``max_tasks`` caps
         the tasks of a root run and all its descendants."""
-        payload = _input_json(input)
+        payload = input_json(input)
         flow_hash = await self._flow_hash(flow)
         parent = _run_uuid(parent_run_id) if parent_run_id is not None else None
         run_id = await self.store.start_run(flow_hash, payload, parent, parent_task_id,

@@ -114,6 +114,10 @@ class TaskCancelled(HtdagError):
     """The task's run was cancelled; the handler should stop."""
 
 
+class EventLoopStopped(HtdagError):
+    """htdag's event loop thread has stopped: restart the process (in Jupyter, the kernel)."""
+
+
 # Database --------------------------------------------------------------------
 
 
@@ -137,6 +141,9 @@ def from_db_error(error: Exception) -> Exception:
     if sqlstate == "HT003":
         hint = getattr(diag, "message_hint", None)
         return SubgoalLimitError(f"{message}; {hint}" if hint else message)
+    if sqlstate in ("22P05", "22021"):  # untranslatable character: a NUL in text or JSON
+        return InvalidInput(f"a value has a character PostgreSQL cannot store ({message}); "
+                            "remove NUL characters (\\u0000) from inputs and names")
     if sqlstate == "22P02" and "uuid" in message:
         return UnknownRunError(f"{message}: a run id is a UUID")
     return error

@@ -17,6 +17,8 @@ from typing import Any
 
 import psycopg
 
+from .db import RECONNECT_SECONDS
+
 log = logging.getLogger("htdag.listener")
 
 CHANNELS = ("htdag_tasks", "htdag_push", "htdag_cancel", "htdag_run", "htdag_events")
@@ -73,7 +75,8 @@ class Listener:
             except psycopg.OperationalError as exc:
                 log.warning("listener cannot connect (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
+                # As often as the pool tries (a server back is heard within that long).
+                delay = min(delay * 2, RECONNECT_SECONDS)
                 continue
             try:
                 async with conn:

@@ -44,7 +44,7 @@ class BackgroundWorker:
 
     def __init__(self, worker: Worker) -> None:
         self.worker = worker
-        self._future = asyncio.run_coroutine_threadsafe(worker.run(), portal().loop)
+        self._future = portal().submit(worker.run())
         _open_workers.add(self)
 
     def stop(self, timeout: float | None = 60) -> None:

@@ -10,16 +10,16 @@ import inspect
 import json
 import logging
 import os
-import re
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
 
+from ._json import has_nul, nul_path
 from ._threads import DaemonThreads
 from .context import TaskContext, WaitForRun
 from .definitions import Flow, HandlerFn
@@ -32,10 +32,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("htdag.worker")
 
 DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024 * 1024
-_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")  # an escaped NUL, not an escaped backslash
 _TRANSIENT = (psycopg.OperationalError, psycopg.errors.DeadlockDetected,
               psycopg.errors.SerializationFailure)
 _FAILED = object()  # what _rare_call returns after a transient error
+# After the shutdown timeout, how long the shutdown's writes may still be retried.
+SHUTDOWN_GRACE = 1.0
+T = TypeVar("T")
 
 
 def collect_handlers(handlers: Mapping[str, HandlerFn] | Iterable[Flow | Mapping[str, HandlerFn]]
@@ -62,6 +64,10 @@ def _takes_context(fn: HandlerFn) -> bool:
         return False
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     return len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in params)
+
+
+class _TimedOut(Exception):
+    """The task's timeout ran out (a TimeoutError the handler raises is its own error)."""
 
 
 @dataclass
@@ -124,6 +130,7 @@ class Worker:
         self._notified = False
         self._stopping = False
         self._stopped = asyncio.Event()
+        self._stop_requested = asyncio.Event()
         self._threads = DaemonThreads()
         self._conn: psycopg.AsyncConnection[Any] | None = None  # see _exchange_conn
         self.tasks_completed = 0
@@ -134,39 +141,88 @@ class Worker:
     def stop(self) -> None:
         """Stop claiming; finish running tasks (up to shutdown_timeout), release the rest."""
         self._stopping = True
+        self._stop_requested.set()
         self._wakeup.set()
 
     async def run(self) -> None:
-        """Runs until stop() is called (or the task running it is cancelled)."""
-        store = self.engine.store
-        delay = 0.05
-        while True:
+        """Runs until stop() is called (or the task running it is cancelled).
+
+        After stop(), running tasks have shutdown_timeout to finish. The loop is cut
+        off then even if a database call holds it (while the server is down a pool
+        waits 30 s for a connection), and the shutdown's writes are retried until
+        that deadline, or for SHUTDOWN_GRACE seconds after it: stop() to return
+        takes at most shutdown_timeout plus a second or two."""
+        serving = asyncio.create_task(self._serve(), name="htdag-worker-loop")
+        try:
+            await self._watch(serving)
+            if serving.done() and not serving.cancelled():
+                serving.result()  # the loop's own error, if it ended with one
+        finally:
+            if not serving.done():
+                serving.cancel()
+                await asyncio.wait((serving,), timeout=SHUTDOWN_GRACE)
+            now = time.monotonic()
+            await self._shutdown(max(self._stop_deadline or now, now + SHUTDOWN_GRACE))
+            self._stopped.set()
+
+    async def _serve(self) -> None:
+        """Registers, listens, heartbeats and runs the main loop (run() watches it)."""
+        await self._register()
+        if self._stopping:
+            return  # stopped before it could register: it holds nothing
+        listener = self.engine.listener
+        sub = listener.subscribe(("htdag_tasks", "htdag_push", "htdag_cancel"), self._on_notify,
+                                 self._on_reconnect)
+        try:
+            # Claim only once cancellations can be heard (the poll still covers a slow LISTEN).
+            with contextlib.suppress(TimeoutError):
+                await listener.wait_connected(timeout=5)
+            heartbeat = asyncio.create_task(self._heartbeat_loop(), name="htdag-heartbeat")
             try:
-                await store.register_worker(self.worker_id, socket.gethostname(), os.getpid(),
-                                            sorted(self.handlers), self.concurrency,
-                                            self.lease_seconds)
-                break
+                await self._main_loop()
+            finally:
+                heartbeat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await heartbeat
+        finally:
+            sub.close()
+
+    async def _register(self) -> None:
+        delay = 0.05
+        while not self._stopping:
+            try:
+                await self.engine.store.register_worker(
+                    self.worker_id, socket.gethostname(), os.getpid(), sorted(self.handlers),
+                    self.concurrency, self.lease_seconds)
+                return
             except _TRANSIENT as exc:
                 log.warning("worker %s: cannot register (%s); retrying in %.2fs",
                             self.worker_id, exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
-        listener = self.engine.listener
-        sub = listener.subscribe(("htdag_tasks", "htdag_push", "htdag_cancel"), self._on_notify,
-                                 self._on_reconnect)
-        # Claim only once cancellations can be heard (the poll still covers a slow LISTEN).
-        with contextlib.suppress(TimeoutError):
-            await listener.wait_connected(timeout=5)
-        heartbeat = asyncio.create_task(self._heartbeat_loop(), name="htdag-heartbeat")
+
+    _stop_deadline: float | None = None  # set by _watch once stop() was called
+
+    async def _watch(self, serving: asyncio.Task[None]) -> None:
+        """Waits for the loop to end; after stop(), cuts it off at shutdown_timeout
+        (it returns by itself then, unless a database call holds it)."""
+        stop_requested = asyncio.create_task(self._stop_requested.wait())
         try:
-            await self._main_loop()
+            await asyncio.wait((serving, stop_requested), return_when=asyncio.FIRST_COMPLETED)
         finally:
-            sub.close()
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
-            await self._shutdown()
-            self._stopped.set()
+            stop_requested.cancel()
+        while not serving.done():
+            if self._stop_deadline is None:
+                self._stop_deadline = time.monotonic() + self.shutdown_timeout
+            left = self._stop_deadline - time.monotonic()
+            if left <= 0:
+                log.warning("worker %s: still busy with the database at the shutdown "
+                            "timeout (%gs); cutting it off", self.worker_id,
+                            self.shutdown_timeout)
+                serving.cancel()
+                await asyncio.wait((serving,), timeout=SHUTDOWN_GRACE)
+                return
+            await asyncio.wait((serving,), timeout=left)
 
     async def _main_loop(self) -> None:
         delay = 0.05
@@ -197,6 +253,10 @@ class Worker:
                         self.worker_id, done, failed, limit, list(self.handlers),
                         self.lease_seconds, accept_pushes=True,
                         pushes_seen=self._pushes_seen, conn=await self._exchange_conn())
+                except asyncio.CancelledError:
+                    # Cut off at the shutdown timeout (see run): _shutdown reports them.
+                    self._done[:0], self._failed[:0] = done, failed
+                    raise
                 except _TRANSIENT as exc:
                     # Nothing was lost: the results go back in front of the buffer and are
                     # sent again (a repeat of a committed completion changes nothing).
@@ -309,33 +369,58 @@ class Worker:
                 log.error("worker %s: cannot record failure of task %s: %s",
                           self.worker_id, failure.task_id, exc)
 
-    async def _shutdown(self) -> None:
+    async def _shutdown(self, deadline: float) -> None:
+        """Gives back what this worker holds and marks it stopped. Each write is
+        retried after transient errors (connections killed, a failover) until
+        ``deadline``, and no try outlasts it (a pool alone may wait 30 s for a
+        connection). What is not written by then is not lost: leases expire."""
         leftover = [r for r in self._running.values()]
         for r in leftover:
             r.abandoned = True
             r.ctx.cancelled.set()
             r.job.cancel()
         held = [(r.task.task_id, r.task.claim_token) for r in leftover] + self._give_back
-        store = self.engine.store
-        steps: list[tuple[str, Any]] = []
-        if self._waits:
-            steps.append(("record waiting tasks", store.wait_for_runs(self._waits)))
-        if self._done or self._failed:
-            steps.append(("report results", store.exchange(
-                self.worker_id, self._done, self._failed, 0, list(self.handlers),
-                self.lease_seconds)))
-        if held:
-            steps.append(("release unfinished tasks", store.release_tasks(held)))
-        steps.append(("mark the worker stopped", store.stop_worker(self.worker_id)))
-        for what, call in steps:
-            try:
-                await call
-            except psycopg.Error as exc:  # leases expire, so nothing is lost; say so
-                log.error("worker %s: could not %s at shutdown (%s); the database will "
-                          "reclaim its tasks when their leases expire", self.worker_id, what, exc)
-        self._running.clear()
         await self._release_exchange_conn()
+        store = self.engine.store
+        waits, done, failed = self._waits, self._done, self._failed
+        steps: list[tuple[str, Callable[[], Awaitable[Any]]]] = []
+        if waits:
+            steps.append(("record waiting tasks", lambda: store.wait_for_runs(waits)))
+        if done or failed:
+            steps.append(("report results", lambda: store.exchange(
+                self.worker_id, done, failed, 0, list(self.handlers), self.lease_seconds)))
+        if held:
+            steps.append(("release unfinished tasks", lambda: store.release_tasks(held)))
+        steps.append(("mark the worker stopped", lambda: store.stop_worker(self.worker_id)))
+        for what, call in steps:
+            await self._write_before(deadline, what, call)
+        self._running.clear()
         self._threads.shutdown()
+
+    async def _write_before(self, deadline: float, what: str,
+                            call: Callable[[], Awaitable[Any]]) -> None:
+        """One write of the shutdown, tried again after transient errors until
+        ``deadline``."""
+        delay = 0.05
+        while True:
+            try:
+                await _within(deadline - time.monotonic(), call())
+                return
+            except TimeoutError:
+                problem = "out of time"
+            except _TRANSIENT as exc:
+                if time.monotonic() + delay < deadline:
+                    log.info("worker %s: cannot %s at shutdown (%s); retrying", self.worker_id,
+                             what, exc)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 0.5)
+                    continue
+                problem = str(exc)
+            except psycopg.Error as exc:
+                problem = str(exc)
+            log.error("worker %s: could not %s at shutdown (%s); the database will reclaim "
+                      "its tasks when their leases expire", self.worker_id, what, problem)
+            return
 
     # notifications -----------------------------------------------------------
 
@@ -433,16 +518,24 @@ class Worker:
         try:
             result = await self._call(task, ctx)
             outcome = result if isinstance(result, WaitForRun) else self._completion(task, result)
-        except asyncio.CancelledError:
-            outcome = None  # abandoned or shutting down: the database decides what happens
-        except TimeoutError:
+        except asyncio.CancelledError as exc:
+            # Our cancel (abandoned, shutting down): the database decides what happens.
+            # One the handler raised itself is its failure like any other.
+            current = asyncio.current_task()
+            ours = current is not None and current.cancelling() > 0
+            outcome = None if ours else Failure(task.task_id, task.claim_token,
+                                                _describe(exc), True)
+        except _TimedOut:
             outcome = Failure(task.task_id, task.claim_token,
                               f"timed out after {task.timeout:g}s", True)
         except NonRetryableError as exc:
             outcome = Failure(task.task_id, task.claim_token, _describe(exc), False)
         except TaskCancelled:
             outcome = None
-        except Exception as exc:  # noqa: BLE001 - any handler error is a failed attempt
+        except BaseException as exc:  # noqa: BLE001 - whatever user code raises is its failure
+            # SystemExit, KeyboardInterrupt and the like come from handler code here (the
+            # worker's own signals are loop callbacks): a failed attempt, retried like any
+            # error, never a reason for the worker to stop.
             outcome = Failure(task.task_id, task.claim_token, _describe(exc), True)
         finally:
             r = self._running.get(task.task_id)
@@ -467,12 +560,25 @@ class Worker:
         if self._is_async[task.handler]:
             # Awaited in this task (wait_for would wrap it in another one: a loop
             # iteration more on the way in and on the way out of every handler).
-            async with asyncio.timeout(task.timeout):
-                return await fn(*args)
+            deadline = asyncio.timeout(task.timeout)
+            try:
+                async with deadline:
+                    return await fn(*args)
+            except TimeoutError:
+                if deadline.expired():
+                    raise _TimedOut from None
+                raise  # the handler's own TimeoutError: an error like any other
         # A sync handler cannot be interrupted: on timeout its attempt is abandoned
         # (the thread runs on) and its late result is rejected by the claim token.
         future = asyncio.wrap_future(self._threads.submit(lambda: fn(*args)))
-        return await asyncio.wait_for(future, task.timeout)
+        try:
+            done, _ = await asyncio.wait((future,), timeout=task.timeout)
+        finally:
+            if not future.done():
+                future.cancel()  # abandoned: a late outcome is dropped, never logged
+        if not done:
+            raise _TimedOut
+        return future.result()
 
     def _completion(self, task: ClaimedTask, result: Any) -> Completion | Failure:
         try:
@@ -487,13 +593,34 @@ class Worker:
                            f"handler {task.handler!r} returned {len(text) / 1e6:.1f} MB of JSON, "
                            f"over the limit of {self.max_output_bytes / 1e6:.1f} MB; store large "
                            "data elsewhere and return a reference", False)
-        if "\\u0000" in text and _NUL_ESCAPE.search(text):
+        if has_nul(text):
+            at = nul_path(result) or "$"
             return Failure(task.task_id, task.claim_token,
                            f"handler {task.handler!r} returned a string with a NUL character "
-                           "(\\u0000), which PostgreSQL cannot store in JSON; remove it", False)
+                           f"(\\u0000) at {at}, which PostgreSQL cannot store in JSON; remove "
+                           "it", False)
         return Completion(task.task_id, task.claim_token, text)
 
 
+async def _within(seconds: float, call: Awaitable[T]) -> T:
+    """``call``'s result, or TimeoutError after ``seconds``. Then it is cancelled but
+    not waited for: psycopg may take seconds to cancel a query on a dead network."""
+    task = asyncio.ensure_future(call)
+    try:
+        done, _ = await asyncio.wait((task,), timeout=max(seconds, 0.0))
+    finally:
+        if not task.done():
+            task.cancel()
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+    if not done:
+        raise TimeoutError
+    return task.result()
+
+
 def _describe(exc: BaseException) -> str:
-    text = str(exc)
+    """``Type: message``; an exception whose str() fails is still named."""
+    try:
+        text = str(exc)
+    except BaseException:  # noqa: BLE001 - a handler's exception may break its own __str__
+        text = "(its message could not be read)"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -9,17 +9,21 @@ which pytest shows when the test failed.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
+import psutil
 import psycopg
 from psycopg.rows import dict_row
 
@@ -131,6 +135,33 @@ def assert_each_task_completed_once(dsn: str, run_ids: Sequence[uuid.UUID],
     return tasks
 
 
+# --- sessions of a worker ------------------------------------------------------------
+# Start a worker with env={"PGAPPNAME": name}: its sessions, and only them, carry that name.
+
+
+def kill_sessions(dsn: str, application_name: str) -> list[str]:
+    """pg_terminate_backend on every session of this application in the test's
+    own database, all at once (a wait for each would let the worker see them die
+    one by one); then waits until they have ended. Returns their last queries."""
+    rows = query(dsn, "select pid, query, pg_terminate_backend(pid) as signalled"
+                      " from pg_stat_activity"
+                      " where datname = current_database() and application_name = %s",
+                 (application_name,))
+    assert all(r["signalled"] for r in rows), rows
+    pids = [r["pid"] for r in rows]
+    wait_until(lambda: not query(dsn, "select 1 from pg_stat_activity where pid = any(%s)",
+                                 (pids,)), 10, "the killed sessions to end", interval=0.01)
+    return [str(r["query"]) for r in rows]
+
+
+def listening(dsn: str, application_name: str) -> bool:
+    """Whether a session of this application LISTENs (its last query was one)."""
+    rows = query(dsn, "select 1 from pg_stat_activity where datname = current_database()"
+                      " and application_name = %s and query ilike 'listen %%'",
+                 (application_name,))
+    return bool(rows)
+
+
 # --- worker processes -----------------------------------------------------------------
 
 
@@ -233,3 +264,28 @@ class WorkerProcesses:
         for p in self.procs:
             print(f"----- {p.name} (pid {p.pid}, exit {p.popen.returncode}) -----")
             print(p.log())
+
+
+# --- a private server ------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def private_server() -> Iterator[tuple[Path, str]]:
+    """An embedded server of the test's own, in a short temp dir (unix socket paths
+    stop at about 100 characters), that it may stop and restart: (data dir, URL).
+    Never the shared test server. Stopped, whatever happens, on exit."""
+    from htdag.core import embedded
+
+    root = Path(tempfile.mkdtemp(prefix="htp", dir="/tmp"))
+    pgdata = root / "pg"
+    try:
+        yield pgdata, embedded.ensure_server(pgdata)
+    finally:
+        try:
+            embedded.stop_server(pgdata)
+        finally:
+            target = str(pgdata.resolve())
+            for proc in psutil.process_iter(["name", "cmdline"]):  # never leave one behind
+                if proc.info["name"] == "postgres" and target in (proc.info["cmdline"] or []):
+                    proc.kill()
+            shutil.rmtree(root, ignore_errors=True)

@@ -1,6 +1,10 @@
--- The reaper (0013) inside a claim pushes nothing: the claim that runs it takes
--- what it requeues (and a push from within a push's own claim would recurse).
--- Its wake-ups name no worker, so every worker wakes.
+-- The reaper, run by every claim: a started task whose lease expired lost its
+-- worker (it died, or stopped heartbeating). That attempt is spent and recorded
+-- ('timed_out'), and the task is retried or, at max_attempts, failed, with an
+-- error that says how often its workers were lost. Inside a claim it pushes
+-- nothing: the claim that runs it takes what it requeues (a push from within a
+-- push's own claim would recurse). Its wake-ups name no worker, so every worker
+-- wakes.
 create or replace function htdag._reap_expired_tasks()
 returns int
 language plpgsql
@@ -11,6 +15,7 @@ as $$
 declare
     v_task_id bigint;
     v_count int := 0;
+    v_lost bigint;
     v_origin text := coalesce(current_setting('htdag.notify_origin', true), '');
     v_marked boolean := false;
 begin
@@ -25,8 +30,14 @@ begin
             perform set_config('htdag.notify_origin', 'reaper', true);
             v_marked := true;
         end if;
+        -- An attempt counts from its start: one whose worker died or went silent is
+        -- spent, so a task that kills its workers stops at max_attempts.
+        select count(*) + 1 into v_lost from htdag.attempts a
+        where a.task_id = v_task_id and a.outcome = 'timed_out';
         if htdag._fail_task(v_task_id,
-                'lease expired: the worker stopped heartbeating or the task overran its timeout',
+                format('lease expired: the worker running it died or went silent '
+                       '(%s time%s for this task)', v_lost, case when v_lost = 1 then ''
+                       else 's' end),
                 true, 'timed_out') then
             v_count := v_count + 1;
         end if;

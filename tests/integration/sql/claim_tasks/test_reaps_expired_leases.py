@@ -85,3 +85,27 @@ async def test_expired_last_attempts_of_one_run_are_reaped_in_one_claim(
     assert sorted(t["status"] for t in await db.tasks(run_id)) == [
         "cancelled", "cancelled", "failed"]
     assert [a["outcome"] for a in await db.attempts(run_id)] == ["timed_out"]
+
+
+async def test_a_task_whose_workers_keep_dying_fails_at_max_attempts_saying_so(
+        store: Store, db: Db) -> None:
+    # A poison task that kills every worker that runs it: each lost attempt counts
+    # from its start, so the third loss is the last, and the error says how often.
+    run_id = await start(store, flow_of("f", ("a", [], {"max_attempts": 3, "base_delay": 0,
+                                                         "max_delay": 0})), 1)
+    for attempt in (1, 2, 3):
+        [task] = await claim(store, worker=WORKER_A if attempt % 2 else WORKER_B)
+        assert task.attempt == attempt
+        await db.execute(EXPIRE)
+
+    assert await claim(store, worker=WORKER_B) == []
+
+    errors = [a["error"] for a in await db.attempts(run_id)]
+    assert [e.split("(")[-1] for e in errors] == [
+        "1 time for this task)", "2 times for this task)", "3 times for this task)"]
+    assert all("the worker running it died or went silent" in e for e in errors)
+    run = await db.run(run_id)
+    assert run["status"] == "failed"
+    assert run["error"]["message"].endswith("(3 times for this task) (attempt 3 of 3)")
+    task_row = await db.task(run_id, "a")
+    assert (task_row["status"], task_row["attempts_count"]) == ("failed", 3)
