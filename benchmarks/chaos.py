@@ -68,14 +68,13 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import psycopg
-from psycopg import sql
 
 HERE = Path(__file__).resolve().parent
 HANDLERS_FILE = HERE / "chaos_handlers.py"
@@ -83,6 +82,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 import chaos_handlers  # noqa: E402  (the flow; every worker loads the same file)
+from _databases import fresh_database  # noqa: E402
 from chaos_audit import ChaosReport, StartedRun, audit, query  # noqa: E402
 
 
@@ -113,34 +113,6 @@ def note(*parts: Any) -> None:
 
 
 # --- SQL --------------------------------------------------------------------------
-
-
-def with_database(url: str, dbname: str) -> str:
-    """``url`` with its database replaced (TCP URLs and unix-socket URLs alike)."""
-    parts = urlsplit(url)
-    params = parts.query
-    if "dbname=" in params:  # a dbname parameter would override the path
-        pairs = [(k, v) for k, v in parse_qsl(params, keep_blank_values=True) if k != "dbname"]
-        params = urlencode(pairs, safe="/")
-    return urlunsplit(parts._replace(path="/" + quote(dbname, safe=""), query=params))
-
-
-def drop_database(admin_url: str, name: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(
-            sql.Identifier(name)))
-
-
-@contextlib.contextmanager
-def fresh_database(admin_url: str, name: str) -> Iterator[str]:
-    """Creates ``name`` on the server of ``admin_url``; drops it afterwards."""
-    drop_database(admin_url, name)
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    try:
-        yield with_database(admin_url, name)
-    finally:
-        drop_database(admin_url, name)
 
 
 # --- worker processes ---------------------------------------------------------------

@@ -1,12 +1,13 @@
 """A chain step's server work on the current schema against an older one.
 
-    .venv/bin/python benchmarks/compare_versions.py --baseline 39|REV [--rounds 12]
+    .venv/bin/python benchmarks/compare_versions.py --baseline REV [--rounds 12]
         [--url URL] [--work chain|map]
 
-Creates two databases on one server (a fresh embedded one by default): one
-migrated up to ``--baseline``, one to the latest migration. The baseline is a
-migration version up to 44, or a git revision (``HEAD~1``, a commit): the
-htdag/core/sql of that revision, with its function files. In each, a procedure
+Creates two databases on one server (a fresh embedded one by default): one with
+the schema of a git revision (``HEAD~1``, a commit), one with the current schema.
+The baseline database is built by that revision's own code (its htdag package,
+extracted with ``git archive`` and run in a subprocess), so any revision works,
+whatever the layout of its SQL. In each, a procedure
 runs the 100-step chain of ``benchmarks/handlers.py`` as a worker would, but
 inside the server: each step is one ``worker_exchange`` (complete the task, claim
 the next) and a ``COMMIT``, with asynchronous commit so that waits for the disk
@@ -46,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import handlers as bench
 import run_all
 
-from htdag.core.db import apply_migrations, load_migrations
+from htdag.core.db import LAYERS, apply_migrations
 
 CHAIN_PROCEDURE = """
 create procedure public.chain_step_in_server(p_flow_hash text, inout p_us double precision,
@@ -117,66 +118,77 @@ $$;
 """
 
 
-async def prepare(url: str, up_to: int | None, sql_dir: Path | None) -> None:
+async def prepare(url: str) -> None:
+    """The flows and procedures the rounds run, in a database already migrated."""
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        await apply_migrations(conn, up_to, sql_dir)
         for flow in (bench.chain, bench.fanout):
             await conn.execute("select htdag.add_flow(%s, %s)",
                                (flow.hash, Jsonb(flow.to_definition())))
         await conn.execute(CHAIN_PROCEDURE)
 
 
-LAST_VERSION_WITHOUT_FUNCTION_FILES = 44
-SQL_PATH = "htdag/core/sql"
+async def migrate_current(url: str) -> None:
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await apply_migrations(conn)
+
+
+# Run by the baseline revision's own package: apply_migrations_sync has been its
+# entry point for scripts and fixtures in every revision with an htdag.core.db.
+MIGRATE_WITH_REVISION = (
+    "import sys; sys.path.insert(0, sys.argv[1]);"
+    "from htdag.core.db import apply_migrations_sync; apply_migrations_sync(sys.argv[2])")
 
 
 @contextlib.contextmanager
-def sql_at_revision(revision: str) -> Iterator[Path]:
-    """htdag/core/sql as it was at a git revision, in a temporary folder."""
+def package_at_revision(revision: str) -> Iterator[Path]:
+    """The htdag package as it was at a git revision, in a temporary folder."""
     root = Path(__file__).resolve().parent.parent
-    with tempfile.TemporaryDirectory(prefix="htdag-sql-") as tmp:
-        archive = subprocess.run(["git", "-C", str(root), "archive", revision, SQL_PATH],
+    with tempfile.TemporaryDirectory(prefix="htdag-rev-") as tmp:
+        archive = subprocess.run(["git", "-C", str(root), "archive", revision, "htdag"],
                                  capture_output=True, check=False)
         if archive.returncode != 0:
             raise SystemExit(f"git archive {revision} failed: {archive.stderr.decode()}")
         with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
             tar.extractall(tmp, filter="data")
-        yield Path(tmp) / SQL_PATH
+        yield Path(tmp)
+
+
+def migrate_with_revision(package_root: Path, url: str) -> None:
+    done = subprocess.run([sys.executable, "-c", MIGRATE_WITH_REVISION, str(package_root), url],
+                          capture_output=True, text=True, check=False,
+                          env={**os.environ, "PYTHONSAFEPATH": "1"})
+    if done.returncode != 0:
+        raise SystemExit(f"the baseline revision could not build its schema:\n{done.stderr}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--baseline", required=True,
-                        help="what to compare with: a migration version up to 44 (for "
-                             "example 39), or a git revision (for example HEAD~1 or a "
-                             "commit): its htdag/core/sql, function files included")
+                        help="what to compare with: a git revision (for example HEAD~1 "
+                             "or a commit), whose own code builds its schema")
     parser.add_argument("--rounds", type=int, default=12)
     parser.add_argument("--url", default=os.environ.get("HTDAG_BENCH_URL"))
     parser.add_argument("--work", choices=("chain", "map"), default="chain",
                         help="chain: a 100-step chain, per step; map: 20 runs of a "
                              "100-task map in batches of 100, per task")
     args = parser.parse_args()
-    latest = load_migrations()[-1].version
+    latest = ",".join(f"{layer.name}:{layer.latest_version()}" for layer in LAYERS)
     unit = "step" if args.work == "chain" else "task"
-    up_to: int | None = None
-    if args.baseline.isdigit():
-        up_to = int(args.baseline)
-        if not 0 < up_to <= LAST_VERSION_WITHOUT_FUNCTION_FILES:
-            parser.error(f"--baseline as a version must be 1 to "
-                         f"{LAST_VERSION_WITHOUT_FUNCTION_FILES} (later ones keep their "
-                         "functions in function files: give a git revision)")
     with contextlib.ExitStack() as stack, run_all.server(args.url) as (admin_url, kind):
-        baseline_dir = None if up_to else stack.enter_context(sql_at_revision(args.baseline))
+        baseline_package = stack.enter_context(package_at_revision(args.baseline))
         run_all.note(f"server: {kind}, {run_all.server_version(admin_url)}")
         names = {"baseline": f"htdag_cmp_{os.getpid()}_base",
-                 "current": f"htdag_cmp_{os.getpid()}_v{latest}"}
+                 "current": f"htdag_cmp_{os.getpid()}_current"}
         conns: dict[str, psycopg.Connection[tuple[float, float]]] = {}
         try:
             for which, name in names.items():
                 run_all.create_database(admin_url, name)
                 url = run_all.with_database(admin_url, name)
-                asyncio.run(prepare(url, up_to, baseline_dir) if which == "baseline"
-                            else prepare(url, None, None))
+                if which == "baseline":
+                    migrate_with_revision(baseline_package, url)
+                else:
+                    asyncio.run(migrate_current(url))
+                asyncio.run(prepare(url))
                 conns[which] = psycopg.connect(url, autocommit=True)
                 conns[which].execute("set synchronous_commit = off")
             us: dict[str, list[float]] = {w: [] for w in names}
@@ -201,11 +213,7 @@ def main() -> int:
             for name in names.values():
                 run_all.drop_database(admin_url, name)
     base, cur = statistics.median(us["baseline"]), statistics.median(us["current"])
-    if up_to:
-        run_all.figure("baseline_version", up_to, "version")
-    else:
-        run_all.note(f"baseline: htdag/core/sql at {args.baseline}")
-    run_all.figure("current_version", latest, "version")
+    run_all.note(f"baseline: the schema of {args.baseline}; current: {latest}")
     what = "chain_step" if args.work == "chain" else "map_task"
     run_all.figure(f"{what}_server_us_baseline", base, "us")
     run_all.figure(f"{what}_server_us_current", cur, "us")

@@ -36,9 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import htdag
-from htdag.composer import Planner, _subgoal_handler, compose_from_task_graph
+from htdag import Planner
 from htdag.core.context import TaskContext
-from htdag.flow_builder import planning_handlers
 from htdag.handlers import HandlerRegistry
 
 SEED = 20261122
@@ -59,6 +58,9 @@ async def sleep(ms: int, ctx: TaskContext) -> int:
     await asyncio.sleep(ms / 1000)
     SPANS[(ctx.run_id, ctx.step)] = (started, time.perf_counter())
     return ms
+
+
+planner = Planner(handlers=registry)
 
 
 def make_graph(seed: int = SEED, tasks: int = TASKS, width: int = WIDTH
@@ -127,8 +129,7 @@ def _breakdown(graph: dict[str, Any], run_id: Any, t0: float, t1: float
 def _compose(engine: htdag.Engine, graph: dict[str, Any], **options: Any
              ) -> tuple[float, dict[str, float]]:
     started = time.perf_counter()
-    result = compose_from_task_graph(graph, engine=engine, handlers=registry, timeout=120,
-                                     **options)
+    result = planner.compose_graph(graph, engine=engine, timeout=120, **options)
     ended = time.perf_counter()
     expected = {t["id"]: t["params"]["ms"] for t in graph["tasks"]}
     leaves = {k: v for k, v in expected.items()
@@ -169,10 +170,9 @@ def measure(url: str, figure: Callable[[str, float | int, str], None],
     # Parallel: the in-process worker compose starts (SLOTS slots, > the width).
     engine = htdag.connect(url)
     try:
-        from htdag.composer import ensure_worker
         from htdag.core._portal import portal
 
-        portal().call(ensure_worker(engine.aio, Planner(registry=registry), concurrency=SLOTS))
+        portal().call(planner.ensure_worker(engine.aio, concurrency=SLOTS))
         _compose(engine, graph)  # warm-up: stores the flow, warms connections
         runs = [_compose(engine, graph) for _ in range(REPEATS)]
     finally:
@@ -189,8 +189,7 @@ def measure(url: str, figure: Callable[[str, float | int, str], None],
     # Sequential: one worker with one slot serves the same graph.
     engine = htdag.connect(url)
     try:
-        handlers = planning_handlers(registry, _subgoal_handler(Planner(registry=registry)))
-        with engine.start_worker(handlers, concurrency=1):
+        with engine.start_worker(planner.worker_handlers(), concurrency=1):
             sequential, _ = _compose(engine, graph, start_worker=False)
     finally:
         engine.close()

@@ -68,10 +68,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
-from psycopg import sql
 
 HERE = Path(__file__).resolve().parent
 HANDLERS_FILE = HERE / "handlers.py"
@@ -79,6 +77,7 @@ sys.path.insert(0, str(HERE))
 
 import handlers as bench  # noqa: E402  (the flows; the worker loads the same file)
 import planning as planning_bench  # noqa: E402  (makespan vs critical path; see its docstring)
+from _databases import create_database, drop_database, with_database  # noqa: E402
 
 from htdag.core.engine import AsyncEngine  # noqa: E402
 from htdag.notifications import aset_task_events  # noqa: E402
@@ -119,28 +118,6 @@ def figure(name: str, value: float | int, unit: str) -> None:
 
 
 # --- databases -----------------------------------------------------------------
-
-
-def with_database(url: str, dbname: str) -> str:
-    """``url`` with its database replaced (TCP URLs and unix-socket URLs alike)."""
-    parts = urlsplit(url)
-    query = parts.query
-    if "dbname=" in query:
-        pairs = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != "dbname"]
-        query = urlencode(pairs, safe="/")
-    return urlunsplit(parts._replace(path="/" + quote(dbname, safe=""), query=query))
-
-
-def drop_database(admin_url: str, name: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(
-            sql.Identifier(name)))
-
-
-def create_database(admin_url: str, name: str) -> None:
-    drop_database(admin_url, name)
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
 
 
 @contextlib.contextmanager

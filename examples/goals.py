@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import htdag
-from htdag.composer import configure
 from htdag.decomposers import Rule, RuleDecomposer, default_rules
 from htdag.examples import example_handlers
 
@@ -30,6 +29,6 @@ announce = Rule("announce", {
 decomposer = RuleDecomposer([announce, *default_rules()])
 
 if __name__ == "__main__":
-    configure(decomposer=decomposer, handlers=registry)
-    result = htdag.compose_from_goal("announce durable execution", timeout=60)
+    planner = htdag.Planner(decomposer, registry)
+    result = planner.compose("announce durable execution", timeout=60)
     print(result.output, f"({result.timings['total_ms']:.0f} ms)")

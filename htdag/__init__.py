@@ -1,7 +1,10 @@
-"""htdag: goal-driven agent orchestration on a durable PostgreSQL DAG engine."""
+"""htdag: goal-driven agent orchestration on a durable PostgreSQL DAG engine.
+
+The root holds what most programs use; the rest lives in ``htdag.errors`` (every
+exception), ``htdag.events`` (the event stream and sinks), ``htdag.flows`` (step
+options, run and status types, the worker) and ``htdag.decomposers``."""
 
 from .composer import (
-    ComposeResult,
     acompose_from_goal,
     acompose_from_task_graph,
     acompose_multiple_workflows,
@@ -10,25 +13,14 @@ from .composer import (
     compose_multiple_workflows,
 )
 from .core.context import TaskContext
-from .core.definitions import Flow, Step, StepOptions
-from .core.engine import AsyncEngine, AsyncRun
-from .core.errors import (
-    HtdagError,
-    InvalidFlow,
-    InvalidInput,
-    NonRetryableError,
-    RunCancelled,
-    RunFailed,
-    UnknownFlowError,
-    UnknownRunError,
-    WaitTimeout,
-)
-from .core.status import RunStatus, StepStatus, TaskStatus
+from .core.definitions import Flow
+from .core.engine import AsyncEngine
+from .core.errors import HtdagError, NonRetryableError
 from .core.sync import Engine, Run, aconnect, connect
-from .core.worker import Worker
-from .graph import GraphError, TaskGraph
+from .graph import TaskGraph
 from .handlers import handler
-from .notifications import Event, EventKind, alisten, get_recent_events, listen
+from .notifications import alisten, listen
+from .planner import Planner
 
 __version__ = "0.1.0"
 
@@ -36,18 +28,11 @@ __all__ = [
     # goals
     "compose_from_goal", "acompose_from_goal", "compose_from_task_graph",
     "acompose_from_task_graph", "compose_multiple_workflows", "acompose_multiple_workflows",
-    "ComposeResult", "TaskGraph", "GraphError", "handler",
-    # connect and run
-    "connect", "aconnect", "Engine", "AsyncEngine", "Run", "AsyncRun",
-    # define
-    "Flow", "Step", "StepOptions",
-    # execute
-    "Worker", "TaskContext",
+    "Planner", "TaskGraph", "handler",
+    # the engine
+    "connect", "aconnect", "Engine", "AsyncEngine", "Run", "Flow", "TaskContext",
     # events
-    "listen", "alisten", "get_recent_events", "Event", "EventKind",
-    # status values
-    "RunStatus", "StepStatus", "TaskStatus",
-    # errors
-    "HtdagError", "InvalidFlow", "InvalidInput", "NonRetryableError", "RunFailed",
-    "RunCancelled", "WaitTimeout", "UnknownFlowError", "UnknownRunError",
+    "listen", "alisten",
+    # errors (all of them: htdag.errors)
+    "HtdagError", "NonRetryableError",
 ]

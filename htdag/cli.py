@@ -19,13 +19,18 @@ from .core._loop import run as run_loop
 from .core.definitions import Flow, HandlerFn
 from .core.engine import AsyncEngine
 from .core.errors import HtdagError
-from .core.status import RunStatus, TaskStatus
+from .core.status import RunStatus
 
 
-def load_handlers(targets: Sequence[str]) -> dict[str, HandlerFn]:
+def load_modules(targets: Sequence[str]) -> tuple[dict[str, HandlerFn], Any]:
     """Handlers from modules (``pkg.mod``) or files (``path/x.py``): the steps of
-    every Flow they define, plus a ``HANDLERS`` mapping if they have one."""
+    every Flow they define, a ``HANDLERS`` mapping if they have one, and the
+    worker handlers of a ``PLANNER`` (an htdag.Planner), which then also plans the
+    subgoals their tasks submit. Returns the handlers and that planner (or None)."""
+    from .planner import Planner
+
     found: dict[str, HandlerFn] = {}
+    planner: Planner | None = None
     for target in targets:
         if target.endswith(".py") or "/" in target:
             path = Path(target).resolve()
@@ -42,18 +47,27 @@ def load_handlers(targets: Sequence[str]) -> dict[str, HandlerFn]:
             if isinstance(value, Flow):
                 found.update(value.handlers)
         found.update(getattr(module, "HANDLERS", {}))
+        if isinstance(getattr(module, "PLANNER", None), Planner):
+            planner = module.PLANNER
+            found.update(planner.worker_handlers())
     if not found:
-        raise HtdagError(f"no handlers in {list(targets)}: define Flow objects with steps "
-                         "or a HANDLERS dict")
-    return found
+        raise HtdagError(f"no handlers in {list(targets)}: define Flow objects with steps, "
+                         "a HANDLERS dict or a PLANNER")
+    return found, planner
+
+
+def load_handlers(targets: Sequence[str]) -> dict[str, HandlerFn]:
+    """The handlers of :func:`load_modules`."""
+    return load_modules(targets)[0]
 
 
 async def _worker(args: argparse.Namespace) -> None:
-    handlers = load_handlers(args.modules)
+    handlers, planner = load_modules(args.modules)
     engine = await AsyncEngine.connect(args.url)
     worker = engine.worker(handlers, concurrency=args.concurrency, lease_seconds=args.lease,
                            poll_interval=args.poll_interval,
-                           shutdown_timeout=args.shutdown_timeout)
+                           shutdown_timeout=args.shutdown_timeout, subgoals=planner,
+                           max_depth=planner.max_depth if planner else 10)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, worker.stop)
@@ -67,36 +81,9 @@ async def _worker(args: argparse.Namespace) -> None:
           f"{worker.tasks_failed} failed", flush=True)
 
 
-def _progress_line(details: Any) -> str:
-    parts = []
-    for step in details.steps:
-        tasks = [t for t in details.tasks if t.step_name == step.step_name]
-        done = sum(t.status == TaskStatus.COMPLETED for t in tasks)
-        total = step.initial_tasks if step.initial_tasks is not None else "?"
-        parts.append(f"{step.step_name} {done}/{total}")
-    return f"[{details.run.status.value}] " + "  ".join(parts)
-
-
-async def show_progress(engine: AsyncEngine, run_id: Any, interval: float = 0.2) -> None:
-    """Prints per-step progress until the run finishes (one line per change)."""
-    last = ""
-    tty = sys.stdout.isatty()
-    while True:
-        details = await engine.status(run_id)
-        line = _progress_line(details)
-        if line != last:
-            print(("\r" + line.ljust(len(last))) if tty else line, end="" if tty else "\n",
-                  flush=True)
-            last = line
-        if details.run.status is not RunStatus.RUNNING:
-            if tty:
-                print()
-            return
-        await asyncio.sleep(interval)
-
-
 async def _demo(args: argparse.Namespace) -> None:
     from .demo import demo_flow
+    from .progress import ProgressPrinter, follow_run
 
     started = time.perf_counter()
     engine = await AsyncEngine.connect(args.url)
@@ -106,7 +93,7 @@ async def _demo(args: argparse.Namespace) -> None:
     try:
         run = await engine.start(demo_flow, {"documents": args.documents})
         print(f"run {run.run_id}: flow {demo_flow.name!r} over {args.documents} documents")
-        await show_progress(engine, run.run_id)
+        await follow_run(engine, run.run_id, ProgressPrinter())
         output = await run.wait(timeout=120)
         print("result:", json.dumps(output, indent=2))
         print(f"done in {time.perf_counter() - started:.2f}s")
@@ -117,21 +104,20 @@ async def _demo(args: argparse.Namespace) -> None:
 
 
 async def _run_goal(args: argparse.Namespace) -> None:
-    from .composer import acompose_from_goal, configure
     from .examples import example_handlers
     from .handlers import default_registry
+    from .planner import Planner
     from .progress import ProgressPrinter, follow_run, run_tree, summarize_output, timeline
 
     handlers = example_handlers.merged(default_registry)
     if args.modules:
         handlers = handlers.merged(load_handlers(args.modules))
-    configure(handlers=handlers)
     started = time.perf_counter()
     engine = await AsyncEngine.connect(args.url)
     try:
         print(f"database: {_where(engine.url)}")
-        result = await acompose_from_goal(args.goal, engine=engine, handlers=handlers,
-                                          wait=False)
+        planner = Planner(handlers=handlers, engine=engine)
+        result = await planner.acompose(args.goal, wait=False)
         await follow_run(engine, result.run_id, ProgressPrinter())
         try:
             output = await engine.wait(result.run_id, timeout=args.timeout)
@@ -159,9 +145,11 @@ async def _runs(args: argparse.Namespace) -> None:
 
 
 async def _status(args: argparse.Namespace) -> None:
+    from .progress import step_summary
+
     async with await AsyncEngine.connect(args.url) as engine:
         details = await engine.status(args.run_id)
-        print(_progress_line(details))
+        print(step_summary(details))
         if details.run.error:
             print("error:", json.dumps(details.run.error))
         if details.run.output is not None:

@@ -35,9 +35,9 @@ def build_flow(graph: TaskGraph, *, options: StepOverrides | None = None,
     params: dict[str, Any] = {}
     descriptions: dict[str, str] = {}
     overrides = options or {}
-    for task in _ordered(graph):
+    for task in graph.order():
         deps = sorted(task.dependencies())
-        opts = {**task.options.as_step_options(), **overrides.get(task.id, {})}
+        opts = {**task.options.model_dump(), **overrides.get(task.id, {})}
         if task.kind == "goal":
             handler = SUBGOAL
             task_params: dict[str, Any] = {
@@ -58,18 +58,6 @@ def build_flow(graph: TaskGraph, *, options: StepOverrides | None = None,
             if task.description:
                 descriptions[task.id] = task.description
     return flow, {"goal": graph.goal, "params": params, "descriptions": descriptions}
-
-
-def _ordered(graph: TaskGraph) -> list[Any]:
-    done: set[str] = set()
-    order = []
-    remaining = {t.id: t for t in graph.tasks}
-    while remaining:
-        ready = sorted(i for i, t in remaining.items() if t.dependencies() <= done)
-        for i in ready:
-            order.append(remaining.pop(i))
-            done.add(i)
-    return order
 
 
 def map_items(inp: dict[str, Any], ctx: TaskContext) -> list[dict[str, Any]]:

@@ -13,8 +13,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .core._json import reject_nul
-from .core.definitions import find_cycle
+from .core._validation import describe_validation_error
+from .core.dependencies import dependency_order
 from .core.errors import InvalidFlow, NonRetryableError
+from .core.options import StepOptions
 
 TASK_ID = r"[A-Za-z_][A-Za-z0-9_]*"
 _REFERENCE = re.compile(rf"^\$({TASK_ID})((?:\.[A-Za-z0-9_]+)*)$")
@@ -44,17 +46,6 @@ class UnknownHandlerInGraph(GraphError):
     """A task names a handler that is not registered."""
 
 
-class TaskOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    timeout: float | None = Field(default=None, gt=0)
-    max_attempts: int | None = Field(default=None, ge=1, le=1000)
-    priority: int | None = Field(default=None, ge=-1000, le=1000)
-    base_delay: float | None = Field(default=None, ge=0)
-
-    def as_step_options(self) -> dict[str, Any]:
-        return {k: v for k, v in self.model_dump().items() if v is not None}
-
-
 class TaskSpec(BaseModel):
     """One task: a registered handler called with params, or (kind ``goal``) a
     subgoal decomposed when it runs."""
@@ -68,7 +59,7 @@ class TaskSpec(BaseModel):
     depends_on: list[str] = []
     map_over: str | None = None
     map_param: str = "item"
-    options: TaskOptions = TaskOptions()
+    options: StepOptions = StepOptions()
 
     @field_validator("id")
     @classmethod
@@ -120,14 +111,18 @@ class TaskGraph(BaseModel):
             seen.add(task_id)
         for t in self.tasks:
             self._check_task(t, seen, handlers)
-        cycle = find_cycle({t.id: sorted(t.dependencies()) for t in self.tasks})
-        if cycle:
-            raise GraphCycleError("tasks depend on each other in a cycle: "
-                                  + " -> ".join(cycle) + "; remove one of these dependencies")
+        self.order()
         if self.output is not None and self.output not in seen:
             raise DanglingReferenceError(f"output names task {self.output!r}, which the graph "
                                          f"does not have; tasks: {ids}")
         return self
+
+    def order(self) -> list[TaskSpec]:
+        """The tasks, each after the tasks it depends on (see dependency_order).
+        Dependencies must name tasks of the graph: check() says which do not."""
+        tasks = {t.id: t for t in self.tasks}
+        order = dependency_order({t.id: t.dependencies() for t in self.tasks}, _cycle_error)
+        return [tasks[task_id] for task_id in order]
 
     def _check_task(self, t: TaskSpec, ids: set[str], handlers: Container[str] | None
                     ) -> None:
@@ -168,10 +163,13 @@ class TaskGraph(BaseModel):
                 return cls.model_validate_json(data)
             return cls.model_validate(data)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'graph'}: {e['msg']}"
-                for e in exc.errors())
-            raise GraphError(f"task graph is invalid: {problems}") from None
+            raise GraphError("task graph is invalid: "
+                             + describe_validation_error(exc, root="graph")) from None
+
+
+def _cycle_error(cycle: list[str]) -> GraphCycleError:
+    return GraphCycleError("tasks depend on each other in a cycle: " + " -> ".join(cycle)
+                           + "; remove one of these dependencies")
 
 
 def parse_reference(value: Any) -> tuple[str, list[str]] | None:

@@ -14,7 +14,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic.fields import FieldInfo
 
-from .core.context import TaskContext
+from .core._validation import describe_validation_error
+from .core.context import TaskContext, context_parameter
 from .core.errors import HtdagError, NonRetryableError, UnknownHandlerError
 from .graph import resolve
 
@@ -32,7 +33,7 @@ class HandlerSpec:
     description: str
     fn: Callable[..., Any]
     params_model: type[BaseModel]
-    takes_ctx: bool
+    ctx_param: str | None  # the parameter that gets the TaskContext (context_parameter)
     is_async: bool
     # params_model's field names -> the handler's parameter names (their aliases)
     param_names: Mapping[str, str] = field(default_factory=dict)
@@ -54,9 +55,8 @@ class HandlerSpec:
         try:
             model = self.params_model.model_validate(dict(params))
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                                 for e in exc.errors())
-            raise NonRetryableError(f"handler {self.name!r} got bad params: {problems}") from None
+            raise NonRetryableError(f"handler {self.name!r} got bad params: "
+                                    + describe_validation_error(exc, root="params")) from None
         names = self.param_names
         return {names.get(k, k): getattr(model, k) for k in type(model).model_fields}
 
@@ -77,7 +77,7 @@ def _is_async(fn: Callable[..., Any]) -> bool:
 
 
 def _params_model(name: str, fn: Callable[..., Any]
-                  ) -> tuple[type[BaseModel], bool, dict[str, str]]:
+                  ) -> tuple[type[BaseModel], str | None, dict[str, str]]:
     # inspect.signature (not get_type_hints) reads the hints of any callable (functions,
     # functools.partial, objects with __call__) and keeps Annotated metadata such as
     # pydantic's Field(ge=1, description=...), which get_type_hints strips by default.
@@ -88,7 +88,7 @@ def _params_model(name: str, fn: Callable[..., Any]
             f"handler {name!r}: cannot read its signature and type hints ({exc})") from None
     fields: dict[str, Any] = {}
     names: dict[str, str] = {}
-    takes_ctx = False
+    ctx_param = context_parameter(fn)
     for param in signature.parameters.values():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             raise HandlerRegistrationError(
@@ -98,8 +98,7 @@ def _params_model(name: str, fn: Callable[..., Any]
                 f"handler {name!r}: parameter {param.name!r} is positional-only; params "
                 "are passed by name")
         annotation = Any if param.annotation is param.empty else param.annotation
-        if param.name == "ctx" or annotation is TaskContext:
-            takes_ctx = True
+        if param.name == ctx_param:
             continue
         default = ... if param.default is param.empty else param.default
         # Every field gets an internal name and the parameter's name as its alias, so a
@@ -114,7 +113,7 @@ def _params_model(name: str, fn: Callable[..., Any]
         names[internal] = param.name
     model = create_model(f"{name.replace('.', '_').replace(':', '_')}_params",
                          __config__=ConfigDict(extra="forbid"), **fields)
-    return model, takes_ctx, names
+    return model, ctx_param, names
 
 
 class HandlerRegistry:
@@ -136,9 +135,9 @@ class HandlerRegistry:
         if existing is not None and existing.fn is not fn:
             raise HandlerRegistrationError(
                 f"a different function is already registered as {hname!r}; choose another name")
-        model, takes_ctx, names = _params_model(hname, fn)
+        model, ctx_param, names = _params_model(hname, fn)
         doc = description or inspect.getdoc(_unwrap(fn)) or ""
-        spec = HandlerSpec(hname, doc.strip(), fn, model, takes_ctx, _is_async(fn), names)
+        spec = HandlerSpec(hname, doc.strip(), fn, model, ctx_param, _is_async(fn), names)
         self._specs[hname] = spec
         return spec
 
@@ -200,8 +199,8 @@ def _call(spec: HandlerSpec, params: dict[str, Any], ctx: TaskContext,
     if "task_description" in spec.parameters and "task_description" not in params:
         params = {**params, "task_description": description}
     args = spec.validate(params)
-    if spec.takes_ctx:
-        args["ctx"] = ctx
+    if spec.ctx_param:
+        args[spec.ctx_param] = ctx
     return spec.fn(**args)
 
 
@@ -246,17 +245,16 @@ def _map_task_handler(spec: HandlerSpec) -> Callable[..., Any]:
     return run_sync
 
 
-default_registry = HandlerRegistry()
-
-
-def _register_builtins() -> None:
+def builtin_handlers() -> HandlerRegistry:
+    """A registry of htdag's built-in handlers: ``llm`` and ``subgoal``."""
     from .llm import llm
 
-    default_registry.register(llm, "llm", "Ask a language model (litellm): the task's "
-                              "description is the instruction, inputs its material; "
-                              "complexity picks the model.")
-    default_registry.register(subgoal, "subgoal", "Plan a goal in words as a child graph and "
-                              "run it; the task's output is the child's.")
+    registry = HandlerRegistry()
+    registry.register(llm, "llm", "Ask a language model (litellm): the task's description is "
+                      "the instruction, inputs its material; complexity picks the model.")
+    registry.register(subgoal, "subgoal", "Plan a goal in words as a child graph and run it; "
+                      "the task's output is the child's.")
+    return registry
 
 
 async def subgoal(goal: str, ctx: TaskContext) -> Any:
@@ -264,7 +262,9 @@ async def subgoal(goal: str, ctx: TaskContext) -> Any:
     return await ctx.submit_subgoal(goal)
 
 
-_register_builtins()
+# What ``@htdag.handler`` registers into, and the default planner's catalogue: the
+# built-ins and every handler registered with the decorator.
+default_registry = builtin_handlers()
 
 
 def handler(name: str | None = None, *, description: str | None = None) -> Callable[[F], F]:

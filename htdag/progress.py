@@ -1,5 +1,6 @@
 """Live progress of a run tree from its event stream, and a timeline of it.
-Used by ``htdag run`` and ``htdag demo``; plain lines, so logs and CI read it too."""
+Used by ``htdag run``, ``htdag demo`` and ``htdag status``; plain lines, so logs
+and CI read it too."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any, TextIO
 
 from .core.engine import AsyncEngine
 from .core.models import RunDetails
+from .core.status import TaskStatus
 from .notifications.events import Event
 from .notifications.stream import alisten
 
@@ -75,6 +77,17 @@ async def follow_run(engine: AsyncEngine, run_id: uuid.UUID,
     """Calls ``on_event`` for every event of the run tree until the run finishes."""
     async for event in alisten(engine, run_id, since=0, until_done=True):
         on_event(event)
+
+
+def step_summary(details: RunDetails) -> str:
+    """One line of a run's state: ``[running] fetch 3/3  summarize 7/10``."""
+    parts = []
+    for step in details.steps:
+        done = sum(t.step_name == step.step_name and t.status == TaskStatus.COMPLETED
+                   for t in details.tasks)
+        total = step.initial_tasks if step.initial_tasks is not None else "?"
+        parts.append(f"{step.step_name} {done}/{total}")
+    return f"[{details.run.status.value}] " + "  ".join(parts)
 
 
 def timeline(trees: list[RunDetails], width: int = 50) -> str:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import threading
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .errors import TaskCancelled
+from .errors import NonRetryableError, TaskCancelled
 
 if TYPE_CHECKING:
     from .definitions import Flow
@@ -79,13 +80,19 @@ class TaskContext:
             self.start_child_run(flow, input, wait=wait), self.loop)
         return future.result()
 
+    subgoals: SubgoalSubmitter | None = field(default=None, repr=False)
+
     async def submit_subgoal(self, goal_or_graph: Any, *, wait: bool = True,
                              context: dict[str, Any] | None = None) -> WaitForRun | uuid.UUID:
         """Decomposes a goal (or takes a TaskGraph) and starts it as a child run;
-        see :meth:`start_child_run`. Needs the planning layer (``import htdag``)."""
-        if _subgoal_submitter is None:
-            raise RuntimeError("subgoals need htdag's planning layer: import htdag.composer")
-        return await _subgoal_submitter(self, goal_or_graph, wait, context or {})
+        see :meth:`start_child_run`. The worker's planner plans it: a worker a
+        Planner started has one; give another worker ``subgoals=planner``."""
+        if self.subgoals is None:
+            raise NonRetryableError(
+                "this worker has no planner for subgoals: run tasks that submit subgoals "
+                "on a worker started by a Planner, or pass subgoals=planner to the worker "
+                "(htdag worker: define PLANNER = htdag.Planner(...) in the module)")
+        return await self.subgoals.submit_subgoal(self, goal_or_graph, wait, context or {})
 
     def submit_subgoal_sync(self, goal_or_graph: Any, *, wait: bool = True,
                             context: dict[str, Any] | None = None) -> WaitForRun | uuid.UUID:
@@ -98,13 +105,28 @@ class TaskContext:
         return {"run_id": str(self.run_id), "step": self.step, "task_index": self.task_index}
 
 
-# The planning layer installs this (core knows nothing of goals): it turns a
-# goal or graph into a flow and starts it with ctx.start_child_run.
-SubgoalSubmitter = Callable[["TaskContext", Any, bool, dict[str, Any]],
-                            Awaitable[WaitForRun | uuid.UUID]]
-_subgoal_submitter: SubgoalSubmitter | None = None
+class SubgoalSubmitter(Protocol):
+    """What plans a subgoal and starts it as a child run (a Planner): the core
+    knows nothing of goals, only that something does this."""
+
+    async def submit_subgoal(self, ctx: TaskContext, goal_or_graph: Any, wait: bool,
+                             context: dict[str, Any]) -> WaitForRun | uuid.UUID: ...
 
 
-def install_subgoal_submitter(submitter: SubgoalSubmitter) -> None:
-    global _subgoal_submitter
-    _subgoal_submitter = submitter
+def context_parameter(fn: Callable[..., Any]) -> str | None:
+    """The name of ``fn``'s parameter that receives the TaskContext, the one rule
+    for flow steps and catalogue handlers alike: a parameter named ``ctx``, or
+    one annotated ``TaskContext``. None when it takes none."""
+    try:
+        params = inspect.signature(fn, eval_str=True).parameters.values()
+    except Exception:  # noqa: BLE001 - unresolvable hints: fall back to their text
+        try:
+            params = inspect.signature(fn).parameters.values()
+        except (TypeError, ValueError):
+            return None
+    for param in params:
+        annotation = param.annotation
+        named = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+        if param.name == "ctx" or annotation is TaskContext or named.endswith("TaskContext"):
+            return param.name
+    return None

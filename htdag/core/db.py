@@ -4,7 +4,6 @@ and the migrations that bring its schema up to date on connect."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import re
 import select
@@ -26,87 +25,94 @@ MIGRATION_LOCK_KEY = 0x48_54_44_41_47  # "HTDAG": one migrator at a time
 
 
 @dataclass(frozen=True)
+class Layer:
+    """A layer's SQL, in a folder: ``schema/*.sql`` (types and tables, then
+    indexes), ``functions/<name>.sql`` (one function each), ``rules/*.sql``
+    (state rules and triggers, which call the functions): together the baseline,
+    applied in that order to a database without the layer. ``migrations/NNNN_<what>.sql``
+    bring a database of an earlier version forward; the baseline is always the
+    schema of the latest of them (version 1 when there is none). A released
+    migration is never edited: a change is a new migration and the same change
+    to the baseline (tests/migration compares the two)."""
+
+    name: str
+    folder: Traversable | Path
+
+    def baseline(self) -> list[SqlFile]:
+        found: list[SqlFile] = []
+        for part in BASELINE_PARTS:
+            found.extend(_sql_files(self.folder.joinpath(part)))
+        return found
+
+    def migrations(self) -> list[Migration]:
+        found = []
+        for f in _sql_files(self.folder.joinpath("migrations")):
+            match = re.fullmatch(r"(\d{4})_(.+)", f.name)
+            if not match or int(match[1]) < 2:
+                raise ValueError(f"{self.name}: migrations/{f.name}.sql should be named "
+                                 "NNNN_<what>.sql with NNNN from 0002 (1 is the baseline)")
+            found.append(Migration(int(match[1]), match[2], f.sql))
+        return found
+
+    def latest_version(self) -> int:
+        return max((m.version for m in self.migrations()), default=1)
+
+
+@dataclass(frozen=True)
+class SqlFile:
+    name: str
+    sql: str
+
+
+@dataclass(frozen=True)
 class Migration:
     version: int
     name: str
     sql: str
 
 
-@dataclass(frozen=True)
-class FunctionFile:
-    name: str
-    sql: str
+BASELINE_PARTS = ("schema", "functions", "rules")
+CORE = Layer("core", resources.files("htdag.core").joinpath("sql"))
+# Decompositions of goals and the planning event kinds: on top of the core, which
+# knows nothing of them (only this list names the folder).
+PLANNING = Layer("planning", resources.files("htdag").joinpath("sql", "planning"))
+LAYERS: tuple[Layer, ...] = (CORE, PLANNING)
 
 
-SqlDir = Traversable | Path
-
-
-def _sql_dir(sql_dir: SqlDir | None) -> SqlDir:
-    return sql_dir if sql_dir is not None else resources.files("htdag.core").joinpath("sql")
-
-
-def load_migrations(sql_dir: SqlDir | None = None) -> list[Migration]:
-    """The numbered files in sql/, in order. Released files are never edited: a
-    change to the tables is a new file. Functions live in sql/functions/ (see
-    load_function_files); a change to one comes with a new numbered file too."""
-    found = []
-    for entry in _sql_dir(sql_dir).iterdir():
-        match = re.fullmatch(r"(\d{4})_(.+)\.sql", entry.name)
-        if match:
-            found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
-    found.sort(key=lambda m: m.version)
-    return found
-
-
-def load_function_files(sql_dir: SqlDir | None = None) -> list[FunctionFile]:
-    """sql/functions/<name>.sql, by name: each function's current definition
-    (CREATE OR REPLACE FUNCTION), applied after the numbered files whenever they
-    bring a database forward. Older definitions stay in the numbered files that
-    introduced them, as history."""
-    folder = _sql_dir(sql_dir).joinpath("functions")
+def _sql_files(folder: Traversable | Path) -> list[SqlFile]:
     if not folder.is_dir():
         return []
-    found = [FunctionFile(entry.name.removesuffix(".sql"), entry.read_text(encoding="utf-8"))
+    found = [SqlFile(entry.name.removesuffix(".sql"), entry.read_text(encoding="utf-8"))
              for entry in folder.iterdir() if entry.name.endswith(".sql")]
     return sorted(found, key=lambda f: f.name)
 
 
-def functions_checksum(files: list[FunctionFile]) -> str:
-    """One SHA-256 over every function file (names and contents)."""
-    digest = hashlib.sha256()
-    for f in files:
-        digest.update(f.name.encode() + b"\0" + f.sql.encode() + b"\0")
-    return digest.hexdigest()
-
-
-async def _applied_version(conn: psycopg.AsyncConnection) -> int:
+async def _applied_versions(conn: psycopg.AsyncConnection[Any]) -> dict[str, int]:
     try:
-        cur = await conn.execute("select coalesce(max(version), 0) from htdag.migrations")
-    except psycopg.errors.UndefinedTable:
-        return 0
-    except psycopg.errors.InvalidSchemaName:
-        return 0
-    row = await cur.fetchone()
-    return int(row[0]) if row else 0
+        cur = await conn.execute("select layer, max(version) from htdag.migrations group by layer")
+    except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName):
+        return {}
+    except psycopg.errors.UndefinedColumn:
+        raise DatabaseError(
+            "this database holds an htdag schema from a development build before schema "
+            "version 1, which cannot be upgraded: drop it (drop schema htdag cascade) or "
+            "use a fresh database (for the embedded one: htdag db stop, then delete its "
+            "data directory)") from None
+    return {str(layer): int(version) for layer, version in await cur.fetchall()}
 
 
-async def apply_migrations(conn: psycopg.AsyncConnection, up_to: int | None = None,
-                           sql_dir: SqlDir | None = None) -> list[str]:
-    """Applies missing migrations in one transaction under an advisory lock,
-    so processes connecting at once neither race nor apply anything twice.
-    Returns the names applied (empty when up to date).
-
-    When numbered files were applied, every function file is applied after
-    them (CREATE OR REPLACE: the functions become those of this version). A
-    process of an older version finds the database ahead of it and changes
-    nothing, so it never puts back older functions.
-
-    ``up_to`` stops at that version and skips the function files: benchmarks
-    compare a schema with an older one (for a version that has function files,
-    pass ``sql_dir``, that version's sql/ folder, instead)."""
-    migrations = [m for m in load_migrations(sql_dir) if up_to is None or m.version <= up_to]
-    latest = migrations[-1].version
-    if await _applied_version(conn) >= latest:
+async def apply_migrations(conn: psycopg.AsyncConnection[Any],
+                           layers: tuple[Layer, ...] = LAYERS) -> list[str]:
+    """Brings each layer, in order, to its latest version, in one transaction
+    under an advisory lock, so processes connecting at once neither race nor apply
+    anything twice; ``conn`` must be in autocommit mode. A layer the database lacks
+    gets its baseline, recorded at its latest version; a layer at an earlier
+    version gets the migrations after it, each recorded. A database ahead of this
+    package (a newer process migrated it) is left alone. Returns what was applied
+    (``core:baseline``, ``core:0002_<what>``), empty when up to date."""
+    wanted = {layer.name: layer.latest_version() for layer in layers}
+    found = await _applied_versions(conn)
+    if all(found.get(name, 0) >= version for name, version in wanted.items()):
         return []
     applied: list[str] = []
     async with conn.transaction():
@@ -114,20 +120,34 @@ async def apply_migrations(conn: psycopg.AsyncConnection, up_to: int | None = No
         await conn.execute(
             "create schema if not exists htdag;"
             "create table if not exists htdag.migrations ("
-            " version int primary key, name text not null,"
-            " applied_at timestamptz not null default now())")
-        current = await _applied_version(conn)
-        for m in migrations:
-            if m.version <= current:
-                continue
-            await conn.execute(m.sql.encode())  # no parameters: simple protocol, many statements
-            await conn.execute("insert into htdag.migrations (version, name) values (%s, %s)",
-                               (m.version, m.name))
-            applied.append(f"{m.version:04d}_{m.name}")
-        if applied and up_to is None:
-            for f in load_function_files(sql_dir):
-                await conn.execute(f.sql.encode())
+            " layer text not null, version int not null, name text not null,"
+            " applied_at timestamptz not null default now(), primary key (layer, version))")
+        current = await _applied_versions(conn)
+        for layer in layers:
+            applied.extend(await _bring_forward(conn, layer, current.get(layer.name, 0)))
     return applied
+
+
+async def _bring_forward(conn: psycopg.AsyncConnection[Any], layer: Layer,
+                         version: int) -> list[str]:
+    if version == 0:
+        for f in layer.baseline():
+            await conn.execute(f.sql.encode())  # no parameters: simple protocol, many statements
+        await _record(conn, layer, layer.latest_version(), "baseline")
+        return [f"{layer.name}:baseline"]
+    applied = []
+    for m in layer.migrations():
+        if m.version > version:
+            await conn.execute(m.sql.encode())
+            await _record(conn, layer, m.version, m.name)
+            applied.append(f"{layer.name}:{m.version:04d}_{m.name}")
+    return applied
+
+
+async def _record(conn: psycopg.AsyncConnection[Any], layer: Layer, version: int,
+                  name: str) -> None:
+    await conn.execute("insert into htdag.migrations (layer, version, name) values (%s, %s, %s)",
+                       (layer.name, version, name))
 
 
 def apply_migrations_sync(url: str) -> list[str]:

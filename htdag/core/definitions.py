@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
@@ -14,6 +13,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ._json import reject_nul
+from ._validation import describe_validation_error
+from .dependencies import dependency_order
 from .errors import (
     DuplicateStepError,
     FlowCycleError,
@@ -22,50 +23,13 @@ from .errors import (
     MapStepDependencyError,
     UnknownDependencyError,
 )
+from .options import StepOptions as StepOptions  # re-exported: htdag imports it from here
 from .status import StepKind
 
 HandlerFn = Callable[..., Any]
 F = TypeVar("F", bound=HandlerFn)
 
 RESERVED_STEP_NAMES = frozenset({"run"})  # "run" carries the run input in a step's input
-
-
-@dataclass(frozen=True)
-class StepOptions:
-    """How a step's tasks run. Delays and timeouts are in seconds."""
-
-    max_attempts: int = 3
-    base_delay: float = 1.0
-    max_delay: float = 300.0
-    timeout: float | None = None
-    priority: int = 0
-
-    def check(self, step: str) -> None:
-        def bad(what: str) -> InvalidOptionError:
-            return InvalidOptionError(f"step {step!r}: {what}")
-
-        if not _integer(self.max_attempts) or not 1 <= self.max_attempts <= 1000:
-            raise bad(f"max_attempts must be an integer from 1 to 1000, got {self.max_attempts!r}")
-        for name in ("base_delay", "max_delay"):
-            value = getattr(self, name)
-            if not _finite_number(value) or value < 0 or value > 86400:
-                raise bad(f"{name} must be a number of seconds from 0 to 86400, got {value!r}")
-        if self.max_delay < self.base_delay:
-            raise bad(f"max_delay ({self.max_delay}) must be >= base_delay ({self.base_delay})")
-        if self.timeout is not None and (
-            not _finite_number(self.timeout) or not 0 < self.timeout <= 7 * 86400
-        ):
-            raise bad(f"timeout must be None or seconds in (0, 604800], got {self.timeout!r}")
-        if not _integer(self.priority) or not -1000 <= self.priority <= 1000:
-            raise bad(f"priority must be an integer from -1000 to 1000, got {self.priority!r}")
-
-
-def _integer(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _finite_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass(frozen=True)
@@ -85,19 +49,12 @@ class Step:
         return StepKind.MAP if self.map else StepKind.SINGLE
 
     def to_definition(self) -> dict[str, Any]:
-        o = self.options
         return {
             "name": self.name,
             "handler": self.handler,
             "kind": self.kind.value,
             "depends_on": sorted(self.depends_on),
-            "options": {
-                "max_attempts": o.max_attempts,
-                "base_delay": float(o.base_delay),
-                "max_delay": float(o.max_delay),
-                "timeout": None if o.timeout is None else float(o.timeout),
-                "priority": o.priority,
-            },
+            "options": self.options.model_dump(),
         }
 
 
@@ -117,6 +74,7 @@ class Flow:
         self.name = name
         self.output = output  # the step whose output is the run's; default: the leaves by name
         self._steps: dict[str, Step] = {}
+        self._hashed: tuple[tuple[str, str | None, int], str] | None = None
         for s in steps:
             self._add(s)
 
@@ -157,13 +115,7 @@ class Flow:
             fn, hname = handler, handler_name or f"{self.name}.{name}"
         else:
             raise InvalidFlow(f"step {name!r}: handler must be a function or a handler name")
-        try:
-            opts = StepOptions(**options)
-        except TypeError:
-            known = ", ".join(StepOptions.__dataclass_fields__)
-            raise InvalidOptionError(
-                f"step {name!r}: unknown option in {sorted(options)}; known options: {known}"
-            ) from None
+        opts = _step_options(name, StepOptions(), options)
         deps = (depends_on,) if isinstance(depends_on, str) else tuple(depends_on)
         step = Step(name=name, handler=hname, depends_on=deps, map=map, options=opts, fn=fn)
         return self._add(step)
@@ -186,7 +138,6 @@ class Flow:
                 f"map step {step.name!r} depends on {list(step.depends_on)}; a map step maps over "
                 "the run input or over exactly one dependency's output: add a step that "
                 "combines them")
-        step.options.check(step.name)
         self._steps[step.name] = step
         return step
 
@@ -206,47 +157,26 @@ class Flow:
 
     def validate(self) -> None:
         """Checks the whole graph: at least one step, known dependencies, no cycle."""
+        self.topological_order()
+
+    def topological_order(self) -> list[Step]:
+        """The steps, each after its dependencies; level by level, each level by
+        name, so the canonical form (and the hash) ignores the order of adding."""
         if not self._steps:
             raise InvalidFlow(f"flow {self.name!r} has no steps; add one with @flow.step()")
         for s in self._steps.values():
             for dep in s.depends_on:
-                if dep == s.name:
-                    raise FlowCycleError([s.name, s.name])
                 if dep not in self._steps:
                     raise UnknownDependencyError(
                         f"step {s.name!r} depends on {dep!r}, which flow {self.name!r} does not "
                         f"define; known steps: {sorted(self._steps)}")
-        cycle = find_cycle({n: s.depends_on for n, s in self._steps.items()})
-        if cycle:
-            raise FlowCycleError(cycle)
         if self.output is not None and self.output not in self._steps:
             raise UnknownDependencyError(
                 f"flow {self.name!r}: output names step {self.output!r}, which it does not "
                 f"define; known steps: {sorted(self._steps)}")
-
-    def topological_order(self) -> list[Step]:
-        """Steps ordered so that every step comes after its dependencies."""
-        self.validate()
-        # Level by level (a level: the steps whose dependencies are all in earlier
-        # levels), each sorted by name, so the canonical form (and the hash) ignores
-        # the order steps were added in. Linear in steps and edges, plus the sorts.
-        waiting = {n: len(set(s.depends_on)) for n, s in self._steps.items()}
-        dependents: dict[str, list[str]] = {n: [] for n in self._steps}
-        for n, s in self._steps.items():
-            for dep in set(s.depends_on):
-                dependents[dep].append(n)
-        order: list[Step] = []
-        level = sorted(n for n, count in waiting.items() if count == 0)
-        while level:
-            order.extend(self._steps[n] for n in level)
-            following: list[str] = []
-            for n in level:
-                for d in dependents[n]:
-                    waiting[d] -= 1
-                    if waiting[d] == 0:
-                        following.append(d)
-            level = sorted(following)
-        return order
+        order = dependency_order({n: s.depends_on for n, s in self._steps.items()},
+                                 FlowCycleError)
+        return [self._steps[n] for n in order]
 
     def to_definition(self) -> dict[str, Any]:
         """The canonical JSON form: what is stored and hashed."""
@@ -258,8 +188,13 @@ class Flow:
 
     @property
     def hash(self) -> str:
-        canonical = json.dumps(self.to_definition(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+        # Every start of a run hashes its flow: once per content is enough. Steps
+        # are only ever added (and are frozen), so these three say what changed.
+        key = (self.name, self.output, len(self._steps))
+        if self._hashed is None or self._hashed[0] != key:
+            canonical = json.dumps(self.to_definition(), sort_keys=True, separators=(",", ":"))
+            self._hashed = (key, hashlib.sha256(canonical.encode()).hexdigest()[:32])
+        return self._hashed[1]
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_definition(), indent=indent)
@@ -278,40 +213,27 @@ class Flow:
         try:
             spec = _FlowSpec.model_validate(data)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'flow'}: {e['msg']}" for e in exc.errors())
-            raise InvalidFlow(f"flow JSON is invalid: {problems}") from None
+            only_options = all("options" in e["loc"] for e in exc.errors())
+            error = InvalidOptionError if only_options else InvalidFlow
+            raise error("flow JSON is invalid: "
+                        + describe_validation_error(exc, root="flow")) from None
         flow = cls(spec.name, output=spec.output)
         for s in spec.steps:
             fn = (handlers or {}).get(s.handler)
             step = Step(name=s.name, handler=s.handler, depends_on=tuple(s.depends_on),
-                        map=s.kind == StepKind.MAP or s.map, options=s.options.to_options(), fn=fn)
+                        map=s.kind == StepKind.MAP or s.map, options=s.options, fn=fn)
             flow._add(step)
         flow.validate()
         return flow
 
     def with_options(self, overrides: Mapping[str, Mapping[str, Any]]) -> Flow:
         """A copy with some steps' options replaced: {step name: {option: value}}."""
-        steps = []
-        for s in self._steps.values():
-            extra = overrides.get(s.name)
-            steps.append(replace(s, options=replace(s.options, **extra)) if extra else s)
+        steps = [replace(s, options=_step_options(s.name, s.options, overrides.get(s.name, {})))
+                 for s in self._steps.values()]
         return Flow(self.name, steps, output=self.output)
 
     def __repr__(self) -> str:
         return f"Flow({self.name!r}, steps={list(self._steps)})"
-
-
-class _OptionsSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    max_attempts: int = 3
-    base_delay: float = 1.0
-    max_delay: float = 300.0
-    timeout: float | None = None
-    priority: int = 0
-
-    def to_options(self) -> StepOptions:
-        return StepOptions(**self.model_dump())
 
 
 class _StepSpec(BaseModel):
@@ -321,7 +243,7 @@ class _StepSpec(BaseModel):
     depends_on: list[str] = []
     kind: StepKind = StepKind.SINGLE
     map: bool = False
-    options: _OptionsSpec = _OptionsSpec()
+    options: StepOptions = StepOptions()
 
 
 class _FlowSpec(BaseModel):
@@ -331,28 +253,8 @@ class _FlowSpec(BaseModel):
     output: str | None = None
 
 
-def find_cycle(graph: Mapping[str, Iterable[str]]) -> list[str] | None:
-    """A cycle in a dependency graph as [a, b, ..., a], or None. Depth-first, with
-    its own stack: a chain of thousands of steps must not hit the recursion limit."""
-    WHITE, GREY, BLACK = 0, 1, 2
-    color = {n: WHITE for n in graph}
-    for root in graph:
-        if color[root] != WHITE:
-            continue
-        color[root] = GREY
-        path = [root]
-        pending = [iter(graph.get(root, ()))]
-        while pending:
-            for nxt in pending[-1]:
-                seen = color.get(nxt)
-                if seen == GREY:
-                    return [*path[path.index(nxt):], nxt]
-                if seen == WHITE:
-                    color[nxt] = GREY
-                    path.append(nxt)
-                    pending.append(iter(graph.get(nxt, ())))
-                    break
-            else:
-                color[path.pop()] = BLACK
-                pending.pop()
-    return None
+def _step_options(step: str, options: StepOptions, changes: Mapping[str, Any]) -> StepOptions:
+    try:
+        return options.updated(changes)
+    except InvalidOptionError as exc:
+        raise InvalidOptionError(f"step {step!r}: {exc}") from None

@@ -10,12 +10,14 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self
 
 import psycopg
 
 from ._json import input_json
+from ._retry import backoff, retry
 from .db import Database
 from .definitions import Flow, HandlerFn
 from .errors import (
@@ -54,6 +56,10 @@ class AsyncEngine:
         self._stored_flows: set[str] = set()
         self._listener: Listener | None = None
         self._on_close: list[Callable[[], Awaitable[Any]]] = []
+        # Workers this process started for callers above the core (a Planner's), by
+        # their key: each is started once and stopped when the engine closes.
+        self.local_workers: dict[Hashable, LocalWorker] = {}
+        self.local_workers_lock = asyncio.Lock()
 
     @classmethod
     async def connect(cls, url: str | None = None, *, pool_size: int = 10) -> AsyncEngine:
@@ -162,18 +168,12 @@ class AsyncEngine:
         sub = self.listener.subscribe("htdag_run", on_notify, changed.set)
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            delay = 0.05
             while True:
                 changed.clear()
-                try:
-                    outcome = await self.store.run_outcome(rid)
-                except psycopg.OperationalError:
-                    # The server restarted or the network dropped: keep waiting.
-                    if deadline is not None and time.monotonic() > deadline:
-                        raise
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 1.0)
-                    continue
+                # Through a server restart or a dropped network: keep waiting.
+                outcome = await retry(lambda: self.store.run_outcome(rid),
+                                      retry_on=psycopg.OperationalError,
+                                      delays=backoff(0.05, 1.0), deadline=deadline)
                 if outcome is None:
                     raise UnknownRunError(f"no run has id {rid}")
                 status = RunStatus(outcome["status"])
@@ -220,6 +220,27 @@ class AsyncEngine:
         from .worker import Worker
 
         return Worker(self, handlers, **options)
+
+    def start_local_worker(self, key: Hashable, worker: Worker, owner: object = None) -> None:
+        """Runs ``worker`` in the background on this loop under ``key`` (see
+        local_workers) until the engine closes."""
+        job = asyncio.get_running_loop().create_task(worker.run(), name="htdag-local-worker")
+        self.local_workers[key] = LocalWorker(worker, job, owner)
+
+        async def stop() -> None:
+            worker.stop()
+            await asyncio.wait((job,), timeout=worker.shutdown_timeout + 5)
+
+        self.on_close(stop)
+
+
+@dataclass(frozen=True)
+class LocalWorker:
+    """A worker an engine runs in this process for someone (``owner``)."""
+
+    worker: Worker
+    job: asyncio.Task[None]
+    owner: object
 
 
 class AsyncRun:

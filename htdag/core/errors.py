@@ -6,7 +6,7 @@ is the one place that maps them to Python exceptions.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 
 class HtdagError(Exception):
@@ -105,9 +105,16 @@ class WaitTimeout(HtdagError, TimeoutError):
 class NonRetryableError(HtdagError):
     """Raise this from a handler to fail the task at once, without retries."""
 
+    # The failure's typed code in the database (htdag.error_code), or None.
+    error_code: ClassVar[str | None] = None
+
 
 class SubgoalLimitError(NonRetryableError):
     """A subgoal would exceed the depth limit or the task budget of its root run."""
+
+    # Its run fails with this code, and so the task waiting for that run, at every
+    # level: a retry would hit the limit again.
+    error_code: ClassVar[str | None] = "limit_reached"
 
 
 class TaskCancelled(HtdagError):

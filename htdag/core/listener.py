@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 
+from ._retry import backoff
 from .db import RECONNECT_SECONDS
 
 log = logging.getLogger("htdag.listener")
@@ -68,25 +69,21 @@ class Listener:
         return set().union(*(sub.channels for sub in self._subscriptions))
 
     async def _run(self) -> None:
-        delay = 0.05
+        # At most as long between tries as the pool (a server back is heard within
+        # that long); from the shortest again once a connection listens.
+        delays = backoff(0.05, RECONNECT_SECONDS)
         while True:
             try:
                 conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
-            except psycopg.OperationalError as exc:
-                log.warning("listener cannot connect (%s); retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                # As often as the pool tries (a server back is heard within that long).
-                delay = min(delay * 2, RECONNECT_SECONDS)
-                continue
-            try:
                 async with conn:
                     self._listening = set()
                     while True:
                         await self._listen_wanted(conn)
-                        delay = 0.05
+                        delays = backoff(0.05, RECONNECT_SECONDS)
                         await self._read_until_channels_change(conn)
             except psycopg.OperationalError as exc:
-                log.warning("listener connection lost (%s); reconnecting", exc)
+                delay = next(delays)
+                log.warning("listener connection failed (%s); reconnecting in %.2fs", exc, delay)
             finally:
                 self.connected.clear()
                 self._listening = set()

@@ -1,7 +1,10 @@
 """Read models (sqlmodel) of the runtime tables in the ``htdag`` schema.
 
 They describe the tables for people who query them with SQL or SQLAlchemy;
-the engine fills them from its own queries."""
+the engine fills them from its own queries. Their tables live in
+:data:`htdag_metadata`, not in ``SQLModel.metadata``: a user's
+``SQLModel.metadata.create_all()`` must never create or touch htdag's schema,
+which only htdag's migrations change."""
 
 from __future__ import annotations
 
@@ -10,14 +13,22 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Column, Text
+from sqlalchemy import Column, MetaData, Text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from .status import RunStatus, StepStatus, TaskStatus
 
+htdag_metadata = MetaData()
 
-class Run(SQLModel, table=True):
+
+class _HtdagTable(SQLModel, registry=registry(metadata=htdag_metadata)):
+    """The base of the read models: their own registry keeps their tables out of
+    ``SQLModel.metadata``."""
+
+
+class Run(_HtdagTable, table=True):
     __tablename__ = "runs"
     __table_args__ = {"schema": "htdag"}
 
@@ -38,9 +49,10 @@ class Run(SQLModel, table=True):
     completed_at: datetime | None = None
     failed_at: datetime | None = None
     cancelled_at: datetime | None = None
+    error_code: str | None = None  # an htdag.core.status.ErrorCode value
 
 
-class StepState(SQLModel, table=True):
+class StepState(_HtdagTable, table=True):
     __tablename__ = "step_states"
     __table_args__ = {"schema": "htdag"}
 
@@ -60,7 +72,7 @@ class StepState(SQLModel, table=True):
     cancelled_at: datetime | None = None
 
 
-class Task(SQLModel, table=True):
+class Task(_HtdagTable, table=True):
     __tablename__ = "tasks"
     __table_args__ = {"schema": "htdag"}
 
@@ -92,7 +104,7 @@ class Task(SQLModel, table=True):
     waiting_for_run_id: uuid.UUID | None = None
 
 
-class WorkerInfo(SQLModel, table=True):
+class WorkerInfo(_HtdagTable, table=True):
     __tablename__ = "workers"
     __table_args__ = {"schema": "htdag"}
 
@@ -106,6 +118,10 @@ class WorkerInfo(SQLModel, table=True):
     last_heartbeat_at: datetime
     stopped_at: datetime | None = None
     lost_at: datetime | None = None
+    # How many more tasks its last exchange could have taken: ready tasks are
+    # pushed to a worker with idle slots.
+    idle_slots: int = 0
+    tasks_pushed: int = 0  # so far; an exchange claims no more than its free slots
 
 
 class RunDetails(BaseModel):

@@ -1,4 +1,4 @@
-"""Status values; they mirror the SQL enums in sql/0001_schema.sql."""
+"""Status values; they mirror the SQL enums in sql/schema/01_types.sql."""
 
 from __future__ import annotations
 
@@ -36,3 +36,9 @@ class TaskStatus(StrEnum):
 class StepKind(StrEnum):
     SINGLE = "single"
     MAP = "map"
+
+
+class ErrorCode(StrEnum):
+    """What stopped a failed run (runs.error_code), where it decides what follows."""
+
+    LIMIT_REACHED = "limit_reached"  # not retried by the task waiting for the run

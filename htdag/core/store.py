@@ -50,6 +50,9 @@ class Failure:
     claim_token: uuid.UUID
     error: str
     retryable: bool
+    # Typed, for what follows the failure: "limit_reached" (a limit stopped the
+    # handler) fails the task at once and, in a child run, its parent's task too.
+    error_code: str | None = None
 
 
 _EVENT_COLUMNS = (
@@ -83,7 +86,7 @@ def _history_query(tree: bool, after: str | None, stable: bool = False) -> str:
 
 _EXCHANGE = (
     "select * from htdag.worker_exchange(%s, %s, %s, %s::jsonb[], %s, %s, %s, %s, %s, %s, %s,"
-    " %s, %s)"
+    " %s, %s, %s::htdag.error_code[])"
 )
 # The usual exchange, without failures: four parameters fewer to adapt per call.
 _EXCHANGE_NO_FAILURES = (
@@ -202,7 +205,8 @@ class Store:
         if failed:
             query = _EXCHANGE
             params = (*done_part, [f.task_id for f in failed], [f.claim_token for f in failed],
-                      [f.error for f in failed], [f.retryable for f in failed], *claim_part)
+                      [f.error for f in failed], [f.retryable for f in failed], *claim_part,
+                      [f.error_code for f in failed])
         else:
             query, params = _EXCHANGE_NO_FAILURES, (*done_part, *claim_part)
         async with (self.db.pool.connection() if conn is None
@@ -222,9 +226,10 @@ class Store:
 
     async def fail_tasks(self, failed: Sequence[Failure]) -> list[int]:
         return list(await self._value(
-            "select htdag.fail_tasks(%s, %s, %s, %s)",
+            "select htdag.fail_tasks(%s, %s, %s, %s, %s::htdag.error_code[])",
             ([f.task_id for f in failed], [f.claim_token for f in failed],
-             [f.error for f in failed], [f.retryable for f in failed])))
+             [f.error for f in failed], [f.retryable for f in failed],
+             [f.error_code for f in failed])))
 
     async def extend_leases(self, worker_id: uuid.UUID, held: Sequence[tuple[int, uuid.UUID]],
                             lease_seconds: float) -> set[int]:

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import psycopg
 
 from ._json import has_nul, nul_path
+from ._retry import backoff
 from ._threads import DaemonThreads
-from .context import TaskContext, WaitForRun
+from .context import SubgoalSubmitter, TaskContext, WaitForRun, context_parameter
 from .definitions import Flow, HandlerFn
 from .errors import HtdagError, NonRetryableError, TaskCancelled
 from .store import ClaimedTask, Completion, Failure
@@ -57,15 +58,6 @@ def _is_async(fn: HandlerFn) -> bool:
         getattr(fn, "__call__", None))  # noqa: B004 - the method itself is inspected
 
 
-def _takes_context(fn: HandlerFn) -> bool:
-    try:
-        params = list(inspect.signature(fn).parameters.values())
-    except (TypeError, ValueError):
-        return False
-    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    return len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in params)
-
-
 class _TimedOut(Exception):
     """The task's timeout ran out (a TimeoutError the handler raises is its own error)."""
 
@@ -97,6 +89,7 @@ class Worker:
         shutdown_timeout: float = 30.0,
         max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
         max_depth: int = 10,
+        subgoals: SubgoalSubmitter | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -115,7 +108,8 @@ class Worker:
         self.shutdown_timeout = shutdown_timeout
         self.max_output_bytes = max_output_bytes
         self.max_depth = max_depth
-        self._takes_ctx = {name: _takes_context(fn) for name, fn in self.handlers.items()}
+        self.subgoals = subgoals  # what plans the subgoals its tasks submit (a Planner)
+        self._ctx_param = {name: context_parameter(fn) for name, fn in self.handlers.items()}
         self._is_async = {name: _is_async(fn) for name, fn in self.handlers.items()}
         self._running: dict[int, _Running] = {}
         self._done: list[Completion] = []
@@ -188,7 +182,7 @@ class Worker:
             sub.close()
 
     async def _register(self) -> None:
-        delay = 0.05
+        delays = backoff(0.05, 2.0)
         while not self._stopping:
             try:
                 await self.engine.store.register_worker(
@@ -196,10 +190,10 @@ class Worker:
                     self.concurrency, self.lease_seconds)
                 return
             except _TRANSIENT as exc:
+                delay = next(delays)
                 log.warning("worker %s: cannot register (%s); retrying in %.2fs",
                             self.worker_id, exc, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
 
     _stop_deadline: float | None = None  # set by _watch once stop() was called
 
@@ -225,7 +219,7 @@ class Worker:
             await asyncio.wait((serving,), timeout=left)
 
     async def _main_loop(self) -> None:
-        delay = 0.05
+        delays = backoff(0.05, 2.0)
         deadline: float | None = None
         while True:
             self._wakeup.clear()
@@ -262,10 +256,10 @@ class Worker:
                     # sent again (a repeat of a committed completion changes nothing).
                     await self._release_exchange_conn()
                     self._done[:0], self._failed[:0] = done, failed
+                    delay = next(delays)
                     log.warning("worker %s: database call failed (%s); retrying in %.2fs",
                                 self.worker_id, exc, delay)
                     await asyncio.sleep(delay)
-                    delay = min(delay * 2, 2.0)
                     continue
                 except psycopg.Error as exc:
                     # The database refused something in the batch (say, a string JSON
@@ -274,7 +268,7 @@ class Worker:
                                 self.worker_id, exc)
                     await self._report_one_by_one(done, failed)
                     continue
-                delay = 0.05
+                delays = backoff(0.05, 2.0)  # the next failure waits the shortest again
                 self._take(claimed)
                 # A NOTIFY that arrived during the exchange may be for tasks committed after
                 # the claim's snapshot: keep it, or they would wait for the next poll.
@@ -509,6 +503,7 @@ class Worker:
         ctx = TaskContext(run_id=task.run_id, step=task.step_name, task_index=task.task_index,
                           attempt=task.attempt, task_id=task.task_id, engine=self.engine,
                           logger=log.getChild(task.handler), max_depth=self.max_depth,
+                          subgoals=self.subgoals,
                           loop=asyncio.get_running_loop())
         job = asyncio.get_running_loop().create_task(self._execute(task, ctx))
         self._running[task.task_id] = _Running(task, ctx, job)
@@ -529,7 +524,8 @@ class Worker:
             outcome = Failure(task.task_id, task.claim_token,
                               f"timed out after {task.timeout:g}s", True)
         except NonRetryableError as exc:
-            outcome = Failure(task.task_id, task.claim_token, _describe(exc), False)
+            outcome = Failure(task.task_id, task.claim_token, _describe(exc), False,
+                              exc.error_code)
         except TaskCancelled:
             outcome = None
         except BaseException as exc:  # noqa: BLE001 - whatever user code raises is its failure
@@ -556,21 +552,22 @@ class Worker:
         fn = self.handlers.get(task.handler)
         if fn is None:
             raise NonRetryableError(f"this worker has no handler {task.handler!r}")
-        args = (task.input, ctx) if self._takes_ctx[task.handler] else (task.input,)
+        ctx_param = self._ctx_param[task.handler]
+        kwargs = {ctx_param: ctx} if ctx_param else {}
         if self._is_async[task.handler]:
             # Awaited in this task (wait_for would wrap it in another one: a loop
             # iteration more on the way in and on the way out of every handler).
             deadline = asyncio.timeout(task.timeout)
             try:
                 async with deadline:
-                    return await fn(*args)
+                    return await fn(task.input, **kwargs)
             except TimeoutError:
                 if deadline.expired():
                     raise _TimedOut from None
                 raise  # the handler's own TimeoutError: an error like any other
         # A sync handler cannot be interrupted: on timeout its attempt is abandoned
         # (the thread runs on) and its late result is rejected by the claim token.
-        future = asyncio.wrap_future(self._threads.submit(lambda: fn(*args)))
+        future = asyncio.wrap_future(self._threads.submit(lambda: fn(task.input, **kwargs)))
         try:
             done, _ = await asyncio.wait((future,), timeout=task.timeout)
         finally:

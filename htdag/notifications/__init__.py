@@ -1,5 +1,5 @@
 """Events: every state change is a row in ``htdag.events``, announced with
-NOTIFY and streamed gap-free by :func:`listen` (see sql/0019-0027)."""
+NOTIFY and streamed gap-free by :func:`listen` (see sql/schema/04_events.sql)."""
 
 from .events import Event, EventKind, UnknownEventKindError, parse_kinds
 from .sinks import EventForwarder, EventSink, ForwarderStats, SinkError, WebhookSink

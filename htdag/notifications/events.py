@@ -92,8 +92,8 @@ class Event:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Event:
-        # Task events keep their attempt and worker in columns (0050); earlier
-        # rows, and other kinds, in data.
+        # Task events keep their attempt and worker in columns; other kinds
+        # keep what they say in data.
         data: dict[str, Any] = {}
         if row.get("attempt") is not None:
             data["attempt"] = row["attempt"]

@@ -126,7 +126,7 @@ class EventHub:
                 continue
             if self._seen_id < self._awaited_id:
                 # Notified, but that transaction is not yet older than every running one
-                # (see sql/0019; those of other databases of the server count too): look
+                # (see sql/schema/04_events.sql; other databases of the server count too): look
                 # again soon rather than at the next poll, and at once if a notification
                 # comes first (the transaction that held it back may be the one that
                 # notifies). Short waits first: a hold-back usually lasts a transaction.

@@ -8,13 +8,14 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from ..core._retry import backoff, retry
 from ..core.engine import AsyncEngine, RunId
+from ..core.errors import HtdagError
 from .events import Event
 from .stream import Kinds, alisten
 
@@ -31,7 +32,7 @@ class EventSink:
         """Releases what the sink holds."""
 
 
-class SinkError(Exception):
+class SinkError(HtdagError):
     """A sink could not deliver a batch (retried, then dropped)."""
 
 
@@ -145,19 +146,19 @@ class EventForwarder:
         raise TimeoutError
 
     async def _deliver(self, batch: list[Event]) -> None:
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                await self.sink.send(batch)
-            except Exception as exc:  # noqa: BLE001 - any sink failure is retried
-                self.stats.failures += 1
-                if attempt == self.max_attempts:
-                    log.error("dropping %d events (ids %d-%d) after %d attempts: %s",
-                              len(batch), batch[0].id, batch[-1].id, attempt, exc)
-                    self.stats.dropped += len(batch)
-                    break
-                delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-            else:
-                self.stats.sent += len(batch)
-                break
+        def count_failure(error: BaseException, delay: float) -> None:
+            self.stats.failures += 1
+
+        try:
+            # Any sink failure is retried.
+            await retry(lambda: self.sink.send(batch), retry_on=Exception,
+                        delays=backoff(self.base_delay, self.max_delay),
+                        attempts=self.max_attempts, on_retry=count_failure)
+        except Exception as exc:  # noqa: BLE001 - the last failure: the batch is dropped
+            self.stats.failures += 1
+            log.error("dropping %d events (ids %d-%d) after %d attempts: %s",
+                      len(batch), batch[0].id, batch[-1].id, self.max_attempts, exc)
+            self.stats.dropped += len(batch)
+        else:
+            self.stats.sent += len(batch)
         self.stats.batches += 1

@@ -16,10 +16,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from htdag.composer import Planner, _subgoal_handler
+from htdag import Planner
 from htdag.core.context import TaskContext
 from htdag.decomposers import Rule, RuleDecomposer
-from htdag.flow_builder import planning_handlers
 from htdag.handlers import HandlerRegistry
 
 registry = HandlerRegistry()
@@ -51,4 +50,5 @@ rules = RuleDecomposer([
          "options": {"base_delay": 0.1}}]}, pattern=r"^gated (?P<dir>\S+)$"),
 ])
 
-HANDLERS = planning_handlers(registry, _subgoal_handler(Planner(rules, registry)))
+# `htdag worker` serves a module's PLANNER: its handlers, and it plans the subgoals.
+PLANNER = Planner(rules, registry)

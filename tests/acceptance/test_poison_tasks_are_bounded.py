@@ -21,6 +21,7 @@ from _acceptance import WorkerProcesses, attempts_of, query, wait_runs_finished,
 from handlers_raising import DESCRIBED, dies_flow, fine_flow, raising_flows
 
 import htdag
+import htdag.errors
 
 pytestmark = pytest.mark.acceptance
 
@@ -79,7 +80,7 @@ def test_a_task_that_kills_its_workers_fails_after_max_attempts_saying_so(
                 if not worker.alive():
                     deaths += 1
                     assert worker.popen.returncode == 1
-            with pytest.raises(htdag.RunFailed) as caught:
+            with pytest.raises(htdag.errors.RunFailed) as caught:
                 run.wait(timeout=10)
 
             assert deaths == 3

@@ -63,7 +63,7 @@ def test_the_decorator_registers_sync_and_async_callables_unchanged(
     assert len(registry) == 3 and "search" in registry and "nope" not in registry
     search, summarize = registry.get("search"), registry.get("summarize")
     assert search.is_async and not summarize.is_async
-    assert search.takes_ctx and not summarize.takes_ctx
+    assert search.ctx_param == "ctx" and summarize.ctx_param is None
     assert search.description == "Finds sources on a topic"
     # Without a description, the docstring is the description; without a name, __name__.
     assert summarize.name == "summarize"

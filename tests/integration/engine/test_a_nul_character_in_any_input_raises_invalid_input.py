@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 
 import htdag
-from htdag import Flow, RunFailed
+from htdag import Flow
 from htdag.composer import acompose_from_goal, acompose_from_task_graph
 from htdag.core.engine import AsyncEngine
 from htdag.core.errors import InvalidInput
+from htdag.errors import RunFailed
 
 from .._support import Db, running_worker
 

@@ -10,19 +10,18 @@ from typing import Any
 
 import pytest
 
-from htdag import (
-    Flow,
+from htdag import Flow, NonRetryableError
+from htdag.core.engine import AsyncEngine
+from htdag.core.errors import FlowCycleError
+from htdag.errors import (
     InvalidInput,
-    NonRetryableError,
     RunCancelled,
     RunFailed,
-    RunStatus,
     UnknownFlowError,
     UnknownRunError,
     WaitTimeout,
 )
-from htdag.core.engine import AsyncEngine
-from htdag.core.errors import FlowCycleError
+from htdag.flows import RunStatus
 
 from .._support import Db, running_worker
 

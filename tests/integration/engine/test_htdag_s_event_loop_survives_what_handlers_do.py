@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 
 import htdag
-from htdag import Flow, RunFailed
+from htdag import Flow
 from htdag.core._portal import Portal
 from htdag.core.errors import EventLoopStopped
+from htdag.errors import RunFailed
 
 
 def _flows() -> tuple[Flow, Flow, Flow]:

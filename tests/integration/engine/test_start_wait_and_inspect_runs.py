@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from htdag import Flow, RunStatus, StepStatus, TaskStatus
+from htdag import Flow
 from htdag.core.engine import AsyncEngine
 from htdag.core.models import Run, RunDetails, StepState, Task
+from htdag.flows import RunStatus, StepStatus, TaskStatus
 
 from .._support import Db, running_worker
 

@@ -8,7 +8,10 @@ from typing import Any
 import pytest
 
 import htdag
-from htdag import Flow, RunCancelled, RunFailed, RunStatus, UnknownRunError, WaitTimeout
+import htdag.errors
+from htdag import Flow
+from htdag.errors import RunCancelled, RunFailed, UnknownRunError, WaitTimeout
+from htdag.flows import RunStatus
 
 
 @pytest.fixture
@@ -61,7 +64,7 @@ def test_sync_errors_are_the_same_types(engine: htdag.Engine) -> None:
         engine.wait(run.run_id, timeout=1)
     with pytest.raises(UnknownRunError):
         engine.status("nope")
-    with pytest.raises(htdag.InvalidInput):
+    with pytest.raises(htdag.errors.InvalidInput):
         engine.start(flow, {1})
 
 

@@ -12,8 +12,10 @@ import psycopg
 import pytest
 
 import htdag
-from htdag import Flow, UnknownRunError
+import htdag.events
+from htdag import Flow
 from htdag.core.engine import AsyncEngine
+from htdag.errors import UnknownRunError
 from htdag.notifications import (
     UnknownEventError,
     UnknownEventKindError,
@@ -369,7 +371,7 @@ def test_the_sync_listen_is_a_generator_of_the_same_events(sync_engine: htdag.En
 
     assert got[0].kind == "run.started" and got[-1].kind == "run.completed"
     assert got == get_recent_events(sync_engine, run.run_id)
-    assert htdag.listen is listen and htdag.get_recent_events is get_recent_events
+    assert htdag.listen is listen and htdag.events.get_recent_events is get_recent_events
 
 
 def test_breaking_out_of_the_sync_listen_releases_it(sync_engine: htdag.Engine) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from htdag import composer
+from htdag import Planner, composer
 
 from ._planning import World
 
@@ -13,8 +13,7 @@ from ._planning import World
 @pytest.fixture
 def world(monkeypatch: pytest.MonkeyPatch) -> World:
     made = World()
-    # acompose_from_task_graph plans subgoals with the process's planner, not with the
-    # decomposer given to acompose_from_goal (see test_composer's xfail): set it.
-    monkeypatch.setattr(composer, "_planner",
-                        composer.Planner(made.rules, made.registry))
+    # The module-level functions plan with the default planner (acompose_from_task_graph
+    # takes no decomposer for the subgoals of the graph): make it this world's.
+    monkeypatch.setattr(composer, "_default", Planner(made.rules, made.registry))
     return made

@@ -9,14 +9,8 @@ import re
 import pytest
 
 import htdag
-from htdag import composer
+import htdag.flows
 from htdag.cli import main
-
-
-@pytest.fixture(autouse=True)
-def keep_the_planner(monkeypatch: pytest.MonkeyPatch) -> None:
-    # `htdag run` configures the process's planner (the example handlers): undo it after.
-    monkeypatch.setattr(composer, "_planner", composer._planner)
 
 
 def result_of(out: str) -> dict[str, object]:
@@ -46,7 +40,7 @@ def test_run_prints_progress_and_the_result(dsn: str, capsys: pytest.CaptureFixt
     run_id = re.search(r"done in [\d.]+s \(run ([0-9a-f-]{36})\)", out)
     assert run_id is not None
     with htdag.connect(dsn) as engine:
-        assert engine.status(run_id[1]).run.status is htdag.RunStatus.COMPLETED
+        assert engine.status(run_id[1]).run.status is htdag.flows.RunStatus.COMPLETED
         # The in-process worker it started was stopped when it finished.
         assert all(w.stopped_at is not None for w in engine.list_workers())
 

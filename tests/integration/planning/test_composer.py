@@ -9,11 +9,9 @@ from typing import Any
 import pytest
 
 import htdag
-from htdag import RunFailed, RunStatus, WaitTimeout
 from htdag.composer import (
     ComposeResult,
     Planner,
-    _subgoal_handler,
     acompose_from_goal,
     acompose_from_task_graph,
     compose_from_goal,
@@ -22,7 +20,8 @@ from htdag.composer import (
 )
 from htdag.core.engine import AsyncEngine
 from htdag.decomposers import Rule, RuleDecomposer
-from htdag.flow_builder import planning_handlers
+from htdag.errors import RunFailed, WaitTimeout
+from htdag.flows import RunStatus
 from htdag.graph import TaskGraph
 from htdag.handlers import HandlerRegistry
 
@@ -117,8 +116,7 @@ async def test_it_starts_one_in_process_worker_when_none_serves_the_handlers(
 async def test_it_starts_no_worker_when_a_live_one_serves_the_handlers(
         engine: AsyncEngine, world: World, db: Db) -> None:
     # Another worker with the same handler set (as another process would register it).
-    handlers = planning_handlers(world.registry,
-                                 _subgoal_handler(Planner(world.rules, world.registry)))
+    handlers = Planner(world.rules, world.registry).worker_handlers()
     async with running_worker(engine, handlers) as external:
         result = await acompose_from_goal("compare pg with redis", engine=engine,
                                           decomposer=world.rules, handlers=world.registry,
@@ -131,8 +129,7 @@ async def test_it_starts_no_worker_when_a_live_one_serves_the_handlers(
 
 async def test_a_live_worker_without_some_handler_does_not_count(
         engine: AsyncEngine, world: World) -> None:
-    handlers = planning_handlers(world.registry,
-                                 _subgoal_handler(Planner(world.rules, world.registry)))
+    handlers = Planner(world.rules, world.registry).worker_handlers()
     del handlers["map:summarize"]
     async with running_worker(engine, handlers) as partial:
         await acompose_from_goal("research pg", engine=engine, decomposer=world.rules,
@@ -142,8 +139,7 @@ async def test_a_live_worker_without_some_handler_does_not_count(
 
 
 async def test_a_stopped_worker_does_not_count(engine: AsyncEngine, world: World) -> None:
-    handlers = planning_handlers(world.registry,
-                                 _subgoal_handler(Planner(world.rules, world.registry)))
+    handlers = Planner(world.rules, world.registry).worker_handlers()
     async with running_worker(engine, handlers) as gone:
         pass
     await acompose_from_goal("research pg", engine=engine, decomposer=world.rules,

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from htdag import RunFailed
 from htdag.composer import acompose_from_goal, acompose_from_task_graph
 from htdag.core.engine import AsyncEngine
 from htdag.decomposers import NoDecomposition, Rule, RuleDecomposer
+from htdag.errors import RunFailed
 from htdag.graph import UnknownHandlerInGraph
 
 from .._support import Db

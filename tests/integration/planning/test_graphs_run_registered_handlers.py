@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from htdag import RunFailed
-from htdag.composer import _subgoal_handler, acompose_from_task_graph
+from htdag.composer import acompose_from_task_graph
 from htdag.core.engine import AsyncEngine
-from htdag.flow_builder import MAP_ITEMS, SUBGOAL, planning_handlers
+from htdag.errors import RunFailed
+from htdag.flow_builder import MAP_ITEMS, SUBGOAL
 from htdag.graph import UnknownHandlerInGraph
 
 from .._support import Db, running_worker
@@ -134,7 +134,7 @@ async def test_only_registered_handlers_can_be_called(engine: AsyncEngine, world
     assert await engine.list_runs() == []  # nothing was started
     # What a planning worker can run: the registered handlers, their map forms, the
     # map-items step and the subgoal step. Nothing else.
-    handlers = planning_handlers(world.registry, _subgoal_handler(world_planner(world)))
+    handlers = world_planner(world).worker_handlers()
     names = set(world.registry.names())
     assert set(handlers) == names | {f"map:{n}" for n in names} | {MAP_ITEMS, SUBGOAL}
 
@@ -145,7 +145,7 @@ async def test_a_planning_worker_refuses_tasks_of_handlers_it_does_not_have(
 
     flow = Flow("sneaky")
     flow.add_step("t", "os.system")  # a handler by name, registered nowhere
-    handlers = planning_handlers(world.registry, _subgoal_handler(world_planner(world)))
+    handlers = world_planner(world).worker_handlers()
     async with running_worker(engine, handlers):
         run = await engine.start(flow, {})
         graph = {"tasks": [{"id": "ok", "handler": "leaf", "params": {"value": 1}}]}
@@ -157,6 +157,6 @@ async def test_a_planning_worker_refuses_tasks_of_handlers_it_does_not_have(
 
 
 def world_planner(world: World) -> Any:
-    from htdag.composer import Planner
+    from htdag import Planner
 
     return Planner(world.rules, world.registry)

@@ -10,10 +10,11 @@ import time
 
 import pytest
 
-from htdag import RunCancelled, RunFailed, RunStatus
-from htdag.composer import Planner, _subgoal_handler, acompose_from_goal, configure
+from htdag import Planner
+from htdag.composer import acompose_from_goal
 from htdag.core.engine import AsyncEngine
-from htdag.flow_builder import planning_handlers
+from htdag.errors import RunCancelled, RunFailed
+from htdag.flows import RunStatus
 from htdag.progress import run_tree
 
 from .._support import Db, eventually, running_worker
@@ -21,8 +22,7 @@ from ._planning import World
 
 
 def worker_handlers(world: World) -> dict[str, object]:
-    return planning_handlers(world.registry,
-                             _subgoal_handler(Planner(world.rules, world.registry)))
+    return Planner(world.rules, world.registry).worker_handlers()
 
 
 async def test_a_subgoal_two_levels_deep(engine: AsyncEngine, world: World, db: Db) -> None:
@@ -89,13 +89,10 @@ async def test_a_worker_s_max_depth_is_the_limit(engine: AsyncEngine, world: Wor
                                      handlers=world.registry, timeout=20)
 
 
-async def test_configure_max_depth_limits_subgoals(engine: AsyncEngine, world: World,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("htdag.composer._planner", Planner(world.rules, world.registry))
-    configure(max_depth=2)
+async def test_a_planner_s_max_depth_limits_subgoals(engine: AsyncEngine, world: World) -> None:
+    planner = Planner(world.rules, world.registry, max_depth=2, engine=engine)
     with pytest.raises(RunFailed, match="the limit is 2"):
-        await acompose_from_goal("nest 4", engine=engine, decomposer=world.rules,
-                                 handlers=world.registry, timeout=20)
+        await planner.acompose("nest 4", timeout=20)
 
 
 async def test_the_task_budget_of_a_root_run(engine: AsyncEngine, world: World,

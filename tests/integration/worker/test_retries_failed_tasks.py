@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from htdag import Flow, NonRetryableError, RunFailed, TaskContext
+from htdag import Flow, NonRetryableError, TaskContext
 from htdag.core.engine import AsyncEngine
+from htdag.errors import RunFailed
 
 from .._support import Db, running_worker
 

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from htdag import Flow, RunStatus
+from htdag import Flow
 from htdag.core.engine import AsyncEngine
+from htdag.flows import RunStatus
 
 from .._support import Db, eventually, running_worker
 

@@ -1,3 +1,5 @@
+-- Appends one event and announces it (NOTIFY htdag_events '<event_id>:1').
+-- Returns the event's id. The caller names the event's root run.
 create or replace function htdag._append_event(
     p_kind text, p_run_id uuid, p_root_run_id uuid, p_step_name text, p_task_index int,
     p_data jsonb, p_attempt int = null, p_worker_id uuid = null)

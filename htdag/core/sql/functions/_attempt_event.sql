@@ -1,5 +1,5 @@
--- task.timed_out: a row trigger that fires only for a timed-out attempt, instead
--- of a statement trigger over every completion batch's attempts.
+-- Trigger (attempts, after insert of a timed-out attempt): task.timed_out.
+-- A row trigger with a WHEN clause, so completion batches pay nothing for it.
 create or replace function htdag._attempt_event()
 returns trigger
 language plpgsql

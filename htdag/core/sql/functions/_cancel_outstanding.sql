@@ -1,5 +1,6 @@
--- Cancels a finished run's queued and running tasks and unfinished steps,
--- then cancels its still-running child runs.
+-- Cancels a finished run's queued, started and waiting tasks and its unfinished
+-- steps, then cancels its still-running child runs (recursively).
+-- Invariant: a run that ended leaves no task that a worker could still claim.
 create or replace function htdag._cancel_outstanding(p_run_id uuid)
 returns void
 language plpgsql

@@ -1,8 +1,9 @@
--- Started tasks with their input assembled, in the order given: what a claim
--- returns (claim_tasks, and the tasks an exchange took as it created them).
--- {"run": <run input>, <dep>: <dep output>, ...} for a single step, the stored
--- element (or, for tasks from before 0038, one element of the input array) for a
--- map step.
+-- Started tasks with their input assembled, in the order of p_task_ids: what a
+-- claim returns (claim_tasks, pushes, and the tasks an exchange took as it
+-- created them). A single step's input is {"run": <run input>, <dep>: <dep
+-- output>, ...}; a map task's is its element.
+-- Reads only; every row is reached by its full key (planner settings as in
+-- claim_tasks, which calls it).
 create or replace function htdag._claimed_tasks(p_task_ids bigint[])
 returns table (task_id bigint, claim_token uuid, run_id uuid, step_name text, task_index int,
                handler text, attempt int, timeout double precision, input jsonb)
@@ -29,18 +30,12 @@ begin
                                                and ss.step_name = d.dep_name))
                     from htdag.deps d
                     where d.flow_hash = r.flow_hash and d.step_name = c.step_name), '{}'::jsonb)
-           when c.input is not null then c.input
-           when s.deps_count = 0 then r.input -> c.task_index
-           else (select (select ss.output from htdag.step_states ss
-                         where ss.run_id = c.run_id and ss.step_name = d.dep_name)
-                        -> c.task_index
-                 from htdag.deps d
-                 where d.flow_hash = r.flow_hash and d.step_name = c.step_name)
+           else c.input  -- a map task's element, stored as it was created
            end
     from unnest(p_task_ids) with ordinality as i(task_id, n)
     join htdag.tasks c on c.task_id = i.task_id
     join htdag.runs r on r.run_id = c.run_id
-    cross join lateral (select s.kind, s.deps_count from htdag.steps s
+    cross join lateral (select s.kind from htdag.steps s
                         where s.flow_hash = r.flow_hash and s.step_name = c.step_name
                         limit 1) s  -- (flow_hash, step_name) is its key: one row
     order by i.n;

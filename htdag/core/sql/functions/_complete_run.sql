@@ -1,5 +1,6 @@
--- A run's output is its flow's output step's output when the flow names one,
--- else an object of its leaf steps' outputs (steps nothing depends on) by name.
+-- Completes a running run: its output is its flow's output step's output when
+-- the flow names one, else an object of its leaf steps' outputs by name. Resumes
+-- the parent task waiting for it, if any.
 create or replace function htdag._complete_run(p_run_id uuid)
 returns void
 language plpgsql

@@ -1,4 +1,5 @@
--- _complete_step (0004): the row's update, then _step_completed.
+-- Completes a started step with its output, then does what follows
+-- (_step_completed). A step no longer started is left alone.
 create or replace function htdag._complete_step(p_run_id uuid, p_step_name text, p_output jsonb)
 returns void
 language plpgsql

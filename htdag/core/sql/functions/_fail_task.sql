@@ -1,10 +1,11 @@
--- _fail_task (0011), now waking workers through it (_start_steps does from 0038).
--- One failed attempt: requeue with exponential backoff and jitter while
--- attempts remain and the error is retryable; otherwise fail the step and run.
--- A task no longer started (cancelled by an earlier failure of the same batch
--- that ended its run) is left alone: returns whether the failure was recorded.
+-- One failed attempt of a started or waiting task: requeued with exponential
+-- backoff and jitter while attempts remain and the error is retryable, else the
+-- task, its step and its run fail (with p_error_code). Returns whether the failure was recorded: a
+-- task no longer started or waiting (cancelled by an earlier failure of the same
+-- batch that ended its run) is left alone.
 create or replace function htdag._fail_task(
-    p_task_id bigint, p_error text, p_retryable boolean, p_outcome text)
+    p_task_id bigint, p_error text, p_retryable boolean, p_outcome text,
+    p_error_code htdag.error_code default null)
 returns boolean
 language plpgsql
 set search_path = ''
@@ -41,7 +42,8 @@ begin
         where task_id = p_task_id;
         perform htdag._fail_run(v_task.run_id, v_task.step_name, v_task.task_index,
                                 format('%s (attempt %s of %s)', p_error,
-                                       v_task.attempts_count, v_task.max_attempts));
+                                       v_task.attempts_count, v_task.max_attempts),
+                                p_error_code);
     end if;
     return true;
 end;

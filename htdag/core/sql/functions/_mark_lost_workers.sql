@@ -1,5 +1,6 @@
--- A worker that missed its heartbeats for a whole lease is lost (its tasks'
--- leases run out at the same time). Every heartbeat checks on its peers.
+-- Marks lost every worker that missed its heartbeats for a whole lease (its
+-- tasks' leases run out at the same time). Every heartbeat checks on its peers.
+-- Returns how many it marked.
 create or replace function htdag._mark_lost_workers()
 returns int
 language plpgsql

@@ -1,3 +1,7 @@
+-- Announces that tasks of p_handler are ready (NOTIFY htdag_tasks). Outside a
+-- worker's exchange, first pushes ready tasks to an idle worker, if one is
+-- idle (_push_tasks). Inside an exchange, only notes the handler for it
+-- (htdag.ready_handlers), which then announces what its claim left.
 create or replace function htdag._notify_tasks(p_handler text default null)
 returns void
 language plpgsql

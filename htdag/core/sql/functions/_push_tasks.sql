@@ -1,4 +1,6 @@
--- Claims ready tasks for an idle worker and sends them to it; returns how many.
+-- Claims up to p_limit ready tasks for an idle worker and sends them to it
+-- (_send_push); returns how many. A payload too large for a NOTIFY rolls the
+-- claim back: the tasks stay queued for an ordinary claim.
 create or replace function htdag._push_tasks(p_worker htdag.workers, p_limit int)
 returns int
 language plpgsql

@@ -1,10 +1,11 @@
 -- The reaper, run by every claim: a started task whose lease expired lost its
 -- worker (it died, or stopped heartbeating). That attempt is spent and recorded
 -- ('timed_out'), and the task is retried or, at max_attempts, failed, with an
--- error that says how often its workers were lost. Inside a claim it pushes
--- nothing: the claim that runs it takes what it requeues (a push from within a
--- push's own claim would recurse). Its wake-ups name no worker, so every worker
--- wakes.
+-- error that says how often its workers were lost. Returns how many it reaped.
+-- Inside a claim it pushes nothing: the claim that runs it takes what it
+-- requeues. Its wake-ups name no worker, so every worker wakes.
+-- Locks: the expired tasks (skip locked). Planner settings as in claim_tasks: the
+-- lease index, never a scan of the tasks.
 create or replace function htdag._reap_expired_tasks()
 returns int
 language plpgsql
@@ -18,6 +19,7 @@ declare
     v_lost bigint;
     v_origin text := coalesce(current_setting('htdag.notify_origin', true), '');
     v_marked boolean := false;
+    v_recorded boolean;
 begin
     for v_task_id in
         select task_id from htdag.tasks
@@ -34,11 +36,11 @@ begin
         -- spent, so a task that kills its workers stops at max_attempts.
         select count(*) + 1 into v_lost from htdag.attempts a
         where a.task_id = v_task_id and a.outcome = 'timed_out';
-        if htdag._fail_task(v_task_id,
-                format('lease expired: the worker running it died or went silent '
-                       '(%s time%s for this task)', v_lost, case when v_lost = 1 then ''
-                       else 's' end),
-                true, 'timed_out') then
+        v_recorded := htdag._fail_task(v_task_id,
+            format('lease expired: the worker running it died or went silent '
+                   '(%s time%s for this task)', v_lost, case when v_lost = 1 then '' else 's' end),
+            true, 'timed_out');
+        if v_recorded then
             v_count := v_count + 1;
         end if;
     end loop;

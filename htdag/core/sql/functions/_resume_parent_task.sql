@@ -1,6 +1,7 @@
--- A child run finished: the task waiting for it completes with the child's
--- output, or fails (retried by its own policy; a child stopped by a limit is
--- not retried). A parent task that is not waiting (yet) is left alone:
+-- A child run ended: the task waiting for it completes with the child's
+-- output, or fails (retried by its own policy; a child stopped by a limit,
+-- runs.error_code limit_reached, is not retried, and the code goes up with the
+-- failure: a retry would hit the limit again, at every level). A parent task that is not waiting (yet) is left alone:
 -- wait_for_runs resumes it when it starts waiting.
 create or replace function htdag._resume_parent_task(p_child_run_id uuid)
 returns void
@@ -29,9 +30,8 @@ begin
             array[v_task.task_id], array[v_task.claim_token],
             array[format('child run %s %s: %s', p_child_run_id, v_child.status,
                          coalesce(v_child.error ->> 'message', 'cancelled'))],
-            -- A limit is not retried: the retry would hit it again, at every level.
-            array[coalesce(v_child.error ->> 'message', '')
-                  !~ '(subgoal depth limit reached|task budget exceeded)']);
+            array[v_child.error_code is distinct from 'limit_reached'],
+            array[v_child.error_code]);
     end if;
 end;
 $$;

@@ -1,3 +1,7 @@
+-- The state rules of a run (runs_state_rules): a status has the columns it
+-- needs, and counters are never negative. Refuses a row that breaks one
+-- (_refuse_row). Immutable and without a SET clause: it reads nothing but its
+-- arguments, and a SET clause would cost a save and restore of settings per row.
 create or replace function htdag._run_state_ok(
     p_status htdag.run_status, p_remaining_steps int, p_depth int, p_max_tasks int,
     p_output jsonb, p_error jsonb, p_completed_at timestamptz, p_failed_at timestamptz,

@@ -1,8 +1,7 @@
--- Sends tasks claimed for an idle worker to it (htdag_push, input included) and
--- counts them against its idle slots: the one place a push is made, for queued
--- tasks claimed for it (_push_tasks) and for tasks a run's start created started
--- for it (_start_steps). A payload over PUSH_PAYLOAD_MAX (7000 bytes, under
--- NOTIFY's 8000) raises HT9PL; nothing is sent then.
+-- Sends tasks claimed for an idle worker to it (NOTIFY htdag_push, input
+-- included) and counts them against its idle slots: the one place a push is
+-- made. A payload over PUSH_PAYLOAD_MAX (7000 bytes, under NOTIFY's 8000)
+-- raises HT9PL and nothing is sent.
 create or replace function htdag._send_push(p_worker_id uuid, p_tasks jsonb, p_count int)
 returns void
 language plpgsql

@@ -1,12 +1,13 @@
--- Marks steps started (those in p_started already are) and creates their tasks.
+-- Marks steps started (those in p_started already are) and creates their tasks;
+-- a map step over an empty array completes at once, one over something else
+-- than an array fails the run, and tasks over the root run's budget fail it.
 -- Tasks are created started, not queued, when nothing is queued before them and
--- they fit (see 0041 and 0046):
+-- they fit:
 -- * in a worker's exchange (htdag.claim_for: the worker, its free slots, lease and
 --   handlers), for that worker; their ids are noted in htdag.claimed, which the
 --   exchange returns;
 -- * in a start outside any exchange (a run's start), for an idle worker, to which
---   they are pushed at once (_send_push, as for queued tasks), when the payload
---   surely fits in a NOTIFY.
+--   they are pushed at once (_send_push), when the payload surely fits in a NOTIFY.
 -- Otherwise they are queued and announced (_notify_tasks).
 create or replace function htdag._start_steps(p_run_id uuid, p_step_names text[],
                                    p_started text[] default '{}')
@@ -26,6 +27,7 @@ declare
     v_idle htdag.workers;  -- the idle worker a start outside any exchange pushes to
     v_looked boolean := false;
     v_small boolean;
+    v_within_budget boolean;
 begin
     select * into v_run from htdag.runs where run_id = p_run_id;
     for v_step in
@@ -63,12 +65,15 @@ begin
         end if;
 
         -- (A root run without a task budget has none to take: no call, no read.)
-        if v_count > 0 and (v_run.max_tasks is not null or v_run.root_run_id <> p_run_id)
-           and not htdag._take_task_budget(v_run.root_run_id, v_count) then
+        v_within_budget := true;
+        if v_count > 0 and (v_run.max_tasks is not null or v_run.root_run_id <> p_run_id) then
+            v_within_budget := htdag._take_task_budget(v_run.root_run_id, v_count);
+        end if;
+        if not v_within_budget then
             perform htdag._fail_run(p_run_id, v_step.step_name, null, format(
                 'task budget exceeded: step %L needs %s tasks, over the maximum for its root '
                 'run %s; raise max_tasks or plan a smaller graph',
-                v_step.step_name, v_count, v_run.root_run_id));
+                v_step.step_name, v_count, v_run.root_run_id), 'limit_reached');
             return;
         end if;
         if v_count = 0 then

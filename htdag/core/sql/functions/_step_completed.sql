@@ -1,4 +1,7 @@
--- What follows a step's completion: the run's count, then its dependents.
+-- What follows a step's completion: the run's count of remaining steps goes
+-- down (the run completes at 0), and each dependent's count of remaining
+-- dependencies; dependents that reach 0 start (_start_steps).
+-- Reads dependents by key, never every step of the run.
 create or replace function htdag._step_completed(p_run_id uuid, p_step_name text, p_flow_hash text)
 returns void
 language plpgsql

@@ -1,4 +1,5 @@
--- step.started, step.completed, step.failed (a cancelled step's run says it).
+-- Trigger (step_states, after a change of status to started, completed or
+-- failed): step.<status>. A cancelled step's run says it.
 create or replace function htdag._step_event()
 returns trigger
 language plpgsql

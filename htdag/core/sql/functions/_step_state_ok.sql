@@ -1,3 +1,6 @@
+-- The state rules of a step state (step_states_state_rules): a status has the
+-- columns it needs, and counters are never negative. Refuses a row that breaks
+-- one (_refuse_row). Immutable and without a SET clause, as _run_state_ok.
 create or replace function htdag._step_state_ok(
     p_status htdag.step_status, p_remaining_deps int, p_remaining_tasks int,
     p_initial_tasks int, p_output jsonb, p_error text, p_started_at timestamptz,

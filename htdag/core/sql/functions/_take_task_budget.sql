@@ -1,4 +1,7 @@
--- The budget check reads the root run once; only a limited budget is written.
+-- Takes p_count tasks from a root run's task budget: true if they fit (or the
+-- run has no budget), false otherwise, and then nothing is taken.
+-- Invariant: runs.tasks_created never exceeds runs.max_tasks. Only a limited
+-- budget is written (locks the root run's row).
 create or replace function htdag._take_task_budget(p_root_run_id uuid, p_count int)
 returns boolean
 language plpgsql

@@ -1,3 +1,12 @@
+-- Trigger (tasks, after update, per statement): task.started, task.completed,
+-- task.released, task.retrying, task.failed from the transition tables, in one
+-- insert, announced by one NOTIFY '<last id>:<count>'. Nothing when task events
+-- are off (_task_events_on).
+-- The old and new rows are paired by key with a hash join, whatever their number
+-- (enable_nestloop off): transition tables have no index, and a nested loop over
+-- them is quadratic in the rows the statement changed. The plan is cached with the
+-- row counts of the first call, and the callers turn hash joins off for their own
+-- statements (see claim_tasks), so the join method is set here, not left to costs.
 create or replace function htdag._task_events()
 returns trigger
 language plpgsql

@@ -1,6 +1,7 @@
--- The task events setting, now in PL/pgSQL, which keeps its plans for the
--- session: a LANGUAGE sql function with a SET clause is parsed and planned again
--- at every call (before PostgreSQL 18), and this one runs on every transition.
+-- Whether task events are recorded (htdag.settings 'task_events', default on).
+-- In PL/pgSQL, which keeps its plans for the session: a LANGUAGE sql function
+-- with a SET clause is parsed and planned at every call (before PostgreSQL 18),
+-- and this one runs on every transition.
 create or replace function htdag._task_events_on()
 returns boolean
 language plpgsql

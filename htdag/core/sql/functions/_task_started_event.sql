@@ -1,3 +1,5 @@
+-- Trigger (tasks, after insert of a started task): task.started for a task
+-- created started (taken by an exchange or pushed as it was created).
 create or replace function htdag._task_started_event()
 returns trigger
 language plpgsql

@@ -1,3 +1,7 @@
+-- The state rules of a task (tasks_state_rules): a status has the columns it
+-- needs (a started task a lease, a claimed one a token, a waiting one its child
+-- run), attempts stay within max_attempts. Refuses a row that breaks one
+-- (_refuse_row). Immutable and without a SET clause, as _run_state_ok.
 create or replace function htdag._task_state_ok(
     p_status htdag.task_status, p_task_index int, p_attempts_count int, p_max_attempts int,
     p_output jsonb, p_error text, p_completed_at timestamptz, p_failed_at timestamptz,

@@ -1,3 +1,4 @@
+-- Trigger (workers, after insert and after stopped_at or lost_at is set):
 -- worker.joined, worker.stopped, worker.lost.
 create or replace function htdag._worker_event()
 returns trigger

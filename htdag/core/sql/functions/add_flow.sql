@@ -1,4 +1,5 @@
--- Stores a validated flow definition once per content hash.
+-- Stores a validated flow definition (its steps and dependencies) once per
+-- content hash; storing it again changes nothing. Returns whether it was new.
 create or replace function htdag.add_flow(p_flow_hash text, p_definition jsonb)
 returns boolean
 language plpgsql

@@ -1,5 +1,8 @@
 -- Cancels a running run, its outstanding tasks and its child runs. Cancelling
 -- a run that already ended changes nothing. Returns the run's status.
+-- Locks the run's outstanding tasks in task_id order before the run row, as the
+-- worker's transitions do: the other way round deadlocks with a batch that
+-- completes tasks of the same run.
 create or replace function htdag.cancel_run(p_run_id uuid)
 returns htdag.run_status
 language plpgsql

@@ -1,13 +1,17 @@
--- A claim that finds no task updates no row. The task events trigger is a
--- statement trigger, and PostgreSQL fires a statement trigger for an UPDATE of
--- zero rows too: its insert-select then ran on empty transition tables, about
--- 40 us of executor work for nothing. That was every idle worker's poll and every
--- chain step's claim, which finds nothing once the exchange has taken the next
--- step (0041). The claim now picks (and locks) the tasks in one statement and
--- updates them in a second one only if there are any.
---
--- Otherwise as in 0041: the same filter (queued, available, handler, no task
--- younger than this transaction), order and result.
+-- Claims up to p_limit ready tasks (queued, available, of one of p_handlers or
+-- of any when null) for a worker: each gets a lease, a claim token and an
+-- attempt; returns them with their input (_claimed_tasks), in claim order
+-- (priority, then lower task_index, then available_at). Reaps expired leases
+-- first. Never claims a task younger than this transaction (one its own
+-- statements made ready is the exchange's to take). A claim that finds nothing
+-- writes nothing: the task events trigger would run on empty transition tables.
+-- Locks: tasks with skip locked, in claim order.
+-- Planner settings, for the duration of the call (and of the reaper it calls): a
+-- claim must walk the ready index in order and stop after p_limit rows, and reach
+-- everything else by key. Statistics lag behind a queue (a burst of new tasks, the
+-- dead entries each claim leaves until the next vacuum, plans cached while the
+-- tables were small), and with them the planner reads every queued row through a
+-- bitmap or sequential scan and sorts them, on every claim: O(queue), not O(p_limit).
 create or replace function htdag.claim_tasks(
     p_worker_id uuid, p_limit int, p_handlers text[], p_lease_seconds double precision)
 returns table (task_id bigint, claim_token uuid, run_id uuid, step_name text, task_index int,

@@ -1,4 +1,15 @@
--- complete_tasks (0036): a single step completes in the counting update.
+-- Records completed attempts reported by a worker, with their outputs: each
+-- task's token must match and the task be started or waiting, else the task is
+-- left alone (a stale token changes nothing). Counts each step's remaining
+-- tasks down; a step at 0 completes (a single step in the counting update
+-- itself) and what follows it runs (_step_completed). Returns the ids of the
+-- tasks recorded.
+-- The planner settings keep every statement (and those of the functions it
+-- calls) on index lookups and nested loops: the batch touches a few rows by key,
+-- and statistics lag behind a queue (see claim_tasks), which otherwise turns a
+-- completion into scans of the tasks and step_states tables.
+-- Lock order (every transition): the worker's row, task rows in task_id order,
+-- step states in (run_id, step_name) order, then runs.
 create or replace function htdag.complete_tasks(
     p_task_ids bigint[], p_tokens uuid[], p_outputs jsonb[])
 returns bigint[]

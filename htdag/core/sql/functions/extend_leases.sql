@@ -2,6 +2,7 @@
 -- returns their ids; a task missing from the answer was taken from it
 -- (cancelled, or reclaimed after its lease ran out) and must be abandoned.
 -- Each heartbeat also marks peers that stopped heartbeating as lost.
+-- Locks task rows in task_id order.
 create or replace function htdag.extend_leases(
     p_worker_id uuid, p_task_ids bigint[], p_tokens uuid[], p_lease_seconds double precision)
 returns bigint[]

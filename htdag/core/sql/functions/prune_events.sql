@@ -1,4 +1,4 @@
--- Deletes events older than a given age; returns how many.
+-- Deletes events older than p_older_than; returns how many.
 create or replace function htdag.prune_events(p_older_than interval)
 returns bigint
 language plpgsql

@@ -1,6 +1,6 @@
 -- Events after a position (tx_id, event_id), in order, up to an optional
--- position, of transactions older than every running one (see 0019): what a
--- reader has not seen yet and can never be overtaken by a later commit.
+-- position, of transactions older than every running one (pg_snapshot_xmin):
+-- what a reader has not seen yet and can never be overtaken by a later commit.
 -- One query per case, so that reading one tree of runs goes through the root
 -- index (a single query with "p_root_run_id is null or ..." gets one plan for
 -- both, which walks the whole log from the position and filters it).

@@ -1,5 +1,5 @@
--- The worker registry: a worker registers when it starts (heartbeats go
--- through extend_leases) and marks itself stopped when it exits cleanly.
+-- Registers a worker as it starts (worker.joined); a worker registering again
+-- under its id is live again. Heartbeats go through extend_leases.
 create or replace function htdag.register_worker(
     p_worker_id uuid, p_hostname text, p_pid int, p_handlers text[], p_concurrency int,
     p_lease_seconds double precision default 30)

@@ -1,5 +1,7 @@
--- A worker shutting down gives back tasks it will not finish; the attempt
--- does not count against max_attempts.
+-- A worker shutting down gives back tasks it will not finish: they are queued
+-- again and the attempt does not count against max_attempts. Stale tokens
+-- change nothing. Returns the ids released.
+-- Locks task rows in task_id order.
 create or replace function htdag.release_tasks(p_task_ids bigint[], p_tokens uuid[])
 returns bigint[]
 language plpgsql

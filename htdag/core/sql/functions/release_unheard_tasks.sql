@@ -2,6 +2,7 @@
 -- down when they came) go back to the queue; the attempt does not count.
 -- p_pushes_seen: how many pushed tasks the worker has heard of, all told (what
 -- was pushed beyond that is released now, so it is no longer owed).
+-- Locks the worker's row, then its tasks in task_id order.
 create or replace function htdag.release_unheard_tasks(
     p_worker_id uuid, p_known bigint[], p_pushes_seen bigint default null)
 returns bigint[]

@@ -1,7 +1,8 @@
 -- Starts a run of a stored flow: one round trip creates the run, its step
--- states and the tasks of its root steps. A child run (a subgoal) names its
--- parent run and the task waiting for it; its depth is checked against
--- p_max_depth, and its tasks count against the root run's task budget.
+-- states and the tasks of its root steps (_start_steps), or raises HT001 for an
+-- unknown flow. A child run (a subgoal) names its parent run (HT002 if unknown)
+-- and the task waiting for it; its depth is checked against p_max_depth (HT003),
+-- and its tasks count against the root run's task budget. Returns the run's id.
 create or replace function htdag.start_run(
     p_flow_hash text, p_input jsonb, p_parent_run_id uuid default null,
     p_parent_task_id bigint default null, p_max_depth int default 10,

@@ -1,5 +1,6 @@
--- A worker that stops (0017) is idle no more, and what was pushed to it unheard
--- goes back to the queue (it gave back or finished everything it knew of).
+-- A worker that stops cleanly: marked stopped (worker.stopped), idle no more,
+-- and what was pushed to it unheard goes back to the queue (it gave back or
+-- finished everything it knew of).
 create or replace function htdag.stop_worker(p_worker_id uuid)
 returns void
 language plpgsql

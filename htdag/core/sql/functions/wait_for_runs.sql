@@ -1,6 +1,7 @@
 -- Tasks whose handlers started child runs give up their worker slot and wait:
 -- each completes with its child's output when the child completes (see
 -- _resume_parent_task). A child that already finished resumes its parent now.
+-- Stale tokens change nothing. Locks task rows in task_id order.
 create or replace function htdag.wait_for_runs(
     p_task_ids bigint[], p_tokens uuid[], p_child_run_ids uuid[])
 returns bigint[]

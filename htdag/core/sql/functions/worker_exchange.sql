@@ -1,16 +1,21 @@
--- A worker's round trip: completes and fails its finished tasks, then claims up to
--- its free slots, in one transaction (0037). The tasks it makes ready are taken as
--- they are created while they fit (see _start_steps, 0041), and then no claim is
--- needed (0047). The wake-up for the tasks it made ready goes out only if its claim
--- may have left some: the claim came back full, or a task's handler is not one of
--- this worker's (or not known). The wake-up names this worker, which ignores it.
+-- A worker's round trip, in one transaction: completes and fails its finished
+-- tasks, then claims up to its free slots (less the tasks pushed to it that it
+-- had not heard of). The tasks it makes ready are taken as they are created
+-- while they fit (_start_steps), and then no claim is needed. The wake-up for
+-- the tasks it made ready goes out only if its claim may have left some: the
+-- claim came back full, or a task's handler is not one of this worker's. The
+-- wake-up names this worker, which ignores it. With p_accept_pushes, records
+-- the worker's idle slots (what its claim left free) for pushes.
+-- Lock order (every transition): the worker's row, task rows in task_id order,
+-- step states in (run_id, step_name) order, then runs.
 create or replace function htdag.worker_exchange(
     p_worker_id uuid,
     p_done_ids bigint[], p_done_tokens uuid[], p_done_outputs jsonb[],
     p_failed_ids bigint[], p_failed_tokens uuid[], p_failed_errors text[],
     p_failed_retryable boolean[],
     p_claim_limit int, p_handlers text[], p_lease_seconds double precision,
-    p_accept_pushes boolean default false, p_pushes_seen bigint default 0)
+    p_accept_pushes boolean default false, p_pushes_seen bigint default 0,
+    p_failed_codes htdag.error_code[] default null)
 returns table (task_id bigint, claim_token uuid, run_id uuid, step_name text, task_index int,
                handler text, attempt int, timeout double precision, input jsonb)
 language plpgsql
@@ -24,6 +29,7 @@ declare
     v_ready jsonb;
     v_taken bigint[];
     v_was_idle int;
+    v_reaped int;  -- null unless the reaper ran here
 begin
     if p_accept_pushes then
         -- No push while this runs; pushes it had not heard of take slots it offered.
@@ -58,14 +64,18 @@ begin
         perform htdag.complete_tasks(p_done_ids, p_done_tokens, p_done_outputs);
     end if;
     if cardinality(p_failed_ids) > 0 then
-        perform htdag.fail_tasks(p_failed_ids, p_failed_tokens, p_failed_errors, p_failed_retryable);
+        perform htdag.fail_tasks(p_failed_ids, p_failed_tokens, p_failed_errors,
+                                 p_failed_retryable, p_failed_codes);
     end if;
     v_taken := string_to_array(nullif(current_setting('htdag.claimed', true), ''), ',');
     v_ready := nullif(current_setting('htdag.ready_handlers', true), '')::jsonb;
     if v_taken is not null then
         return query select * from htdag._claimed_tasks(v_taken);
     end if;
-    if v_taken is not null and v_ready is null and htdag._reap_expired_tasks() = 0 then
+    if v_taken is not null and v_ready is null then
+        v_reaped := htdag._reap_expired_tasks();  -- what a claim would have reaped first
+    end if;
+    if v_reaped = 0 then
         -- The tasks it made ready were all created started for this worker, which
         -- _start_steps does only while nothing is queued, and no lease had expired:
         -- a claim now could find only tasks committed since, and their makers

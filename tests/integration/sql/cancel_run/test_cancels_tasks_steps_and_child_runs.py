@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from htdag import UnknownRunError
 from htdag.core.store import Store
+from htdag.errors import UnknownRunError
 
 from ..._support import Db, by_step, claim, complete, flow_of, start
 

@@ -68,13 +68,3 @@ async def test_a_map_task_keeps_its_element_and_the_claim_reads_no_array(
     tasks = await claim(store, limit=100)
 
     assert len(tasks) == 100 and {t.input for t in tasks} == {"x" * 50}
-
-
-async def test_a_map_task_made_before_elements_were_stored_reads_the_array(
-        store: Store, db: Db) -> None:
-    run_id = await start(store, flow_of("f", ("m", [], {"map": True})), [7, 8])
-    await db.execute("update htdag.tasks set input = null where run_id = %s", (run_id,))
-
-    tasks = await claim(store)
-
-    assert sorted((t.task_index, t.input) for t in tasks) == [(0, 7), (1, 8)]

@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
-from htdag import UnknownFlowError, UnknownRunError
 from htdag.core.store import Store
+from htdag.errors import UnknownFlowError, UnknownRunError
 
 from ..._support import Db, flow_of
 

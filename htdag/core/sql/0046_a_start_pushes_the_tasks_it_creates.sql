@@ -1,9 +1,0 @@
--- A run's start that makes tasks ready while a worker is idle creates them started
--- for that worker and pushes them (_start_steps), as an exchange takes the tasks it
--- makes ready (0041): each is written once, where the start used to insert it
--- queued and then claim it for the push (_notify_tasks -> _push_tasks ->
--- claim_tasks: a second write of each task, the claim's statements and a
--- subtransaction). Only when nothing is queued before them (the claim's order
--- decides then), when they fit the worker's free slots and handlers, and when the
--- payload surely fits in a NOTIFY; otherwise the old path, unchanged. No wake-up
--- follows such a push: nothing was left queued for the other workers.

@@ -1,8 +1,0 @@
--- Fewer statements in a chain step's exchange (function files changed: see git):
--- * worker_exchange claims nothing after creating every task it made ready started
---   for its worker (_start_steps does that only while nothing is queued, so a claim
---   could find only tasks committed since, which their makers announce). It still
---   reaps expired leases, and claims as usual when it reaped any. It also skips the
---   write of its idle slots when they did not change (it has just read them,
---   locking the row).
--- * _start_steps asks for no task budget for a root run that has none.

@@ -1,4 +1,0 @@
--- A push (payload, size check, the worker's idle slots and pushed count, NOTIFY) is
--- made in one function, _send_push, which _push_tasks (queued tasks claimed for an
--- idle worker) and _start_steps (tasks a run's start created started for it, 0046)
--- both call; 0046 had written it out a second time. No change in behaviour.

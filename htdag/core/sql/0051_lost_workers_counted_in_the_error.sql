@@ -1,4 +1,0 @@
--- _reap_expired_tasks: the error of an attempt whose lease expired says that the
--- worker running it died or went silent, and how many times that happened to the
--- task; a task whose handler kills its workers fails at max_attempts with it.
--- (Function file changed; nothing else.)
