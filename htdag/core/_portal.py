@@ -59,17 +59,7 @@ class Portal:
             coro.close()
             raise HtdagError("a sync htdag call was made on htdag's own event loop "
                              "(inside an async handler?): use the async API there")
-        with self._lock:
-            if self._stopped is not None:
-                coro.close()
-                raise self._error()
-            future = asyncio.run_coroutine_threadsafe(coro, self.loop)
-            self._pending.add(future)
-        try:
-            return future.result(timeout)
-        finally:
-            with self._lock:
-                self._pending.discard(future)
+        return self.submit(coro).result(timeout)
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Schedules ``coro`` without waiting; its future fails if the loop stops."""
