@@ -168,9 +168,17 @@ class Worker:
         sub = listener.subscribe(("htdag_tasks", "htdag_push", "htdag_cancel"), self._on_notify,
                                  self._on_reconnect)
         try:
-            # Claim only once cancellations can be heard (the poll still covers a slow LISTEN).
-            with contextlib.suppress(TimeoutError):
-                await listener.wait_connected(timeout=5)
+            # Claim only once cancellations can be heard (the poll still covers a slow
+            # LISTEN); a stop() meanwhile ends the wait.
+            connected = asyncio.ensure_future(listener.wait_connected(timeout=5))
+            stopped = asyncio.ensure_future(self._stop_requested.wait())
+            await asyncio.wait((connected, stopped), return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            if not connected.done():
+                connected.cancel()
+            elif not connected.cancelled():
+                with contextlib.suppress(TimeoutError):
+                    connected.result()
             heartbeat = asyncio.create_task(self._heartbeat_loop(), name="htdag-heartbeat")
             try:
                 await self._main_loop()
