@@ -26,23 +26,33 @@ MIGRATION_LOCK_KEY = 0x48_54_44_41_47  # "HTDAG": one migrator at a time
 
 @dataclass(frozen=True)
 class Layer:
-    """A layer's SQL, in a folder: ``schema/*.sql`` (types and tables, then
-    indexes), ``functions/<name>.sql`` (one function each), ``rules/*.sql``
-    (state rules and triggers, which call the functions): together the baseline,
-    applied in that order to a database without the layer. ``migrations/NNNN_<what>.sql``
-    bring a database of an earlier version forward; the baseline is always the
-    schema of the latest of them (version 1 when there is none). A released
-    migration is never edited: a change is a new migration and the same change
-    to the baseline (tests/migration compares the two)."""
+    """A layer's SQL, in a folder. Its tables: ``schema/*.sql`` (types and tables,
+    then indexes), applied to a database without the layer; a database of an
+    earlier version gets ``migrations/NNNN_<what>.sql`` instead, which change
+    tables and types only. Its code: ``functions/<name>.sql`` (one function each)
+    and ``rules/*.sql`` (state rules and triggers, which call the functions),
+    re-created from the files whenever a layer is applied or migrated, so a
+    function is defined in one file only. The schema files are always the tables
+    of the latest migration (version 1 when there is none). A released migration
+    is never edited: a table change is a new migration and the same change to
+    the schema files (tests/migration compares the two)."""
 
     name: str
     folder: Traversable | Path
 
+    def tables(self) -> list[SqlFile]:
+        return _sql_files(self.folder.joinpath("schema"))
+
+    def code(self) -> list[SqlFile]:
+        return _sql_files(self.folder.joinpath("functions")) + \
+            _sql_files(self.folder.joinpath("rules"))
+
     def baseline(self) -> list[SqlFile]:
-        found: list[SqlFile] = []
-        for part in BASELINE_PARTS:
-            found.extend(_sql_files(self.folder.joinpath(part)))
-        return found
+        """What a database without the layer gets: its tables, then its code."""
+        return self.tables() + self.code()
+
+    def function_names(self) -> set[str]:
+        return {f.name for f in _sql_files(self.folder.joinpath("functions"))}
 
     def migrations(self) -> list[Migration]:
         found = []
@@ -71,7 +81,6 @@ class Migration:
     sql: str
 
 
-BASELINE_PARTS = ("schema", "functions", "rules")
 CORE = Layer("core", resources.files("htdag.core").joinpath("sql"))
 # Decompositions of goals and the planning event kinds: on top of the core, which
 # knows nothing of them (only this list names the folder).
@@ -106,10 +115,12 @@ async def apply_migrations(conn: psycopg.AsyncConnection[Any],
     """Brings each layer, in order, to its latest version, in one transaction
     under an advisory lock, so processes connecting at once neither race nor apply
     anything twice; ``conn`` must be in autocommit mode. A layer the database lacks
-    gets its baseline, recorded at its latest version; a layer at an earlier
-    version gets the migrations after it, each recorded. A database ahead of this
-    package (a newer process migrated it) is left alone. Returns what was applied
-    (``core:baseline``, ``core:0002_<what>``), empty when up to date."""
+    gets its tables, recorded at its latest version; a layer at an earlier version
+    gets the migrations after it, each recorded. Then, if anything was applied,
+    the layers' functions, state rules and triggers are re-created from their
+    files. A database ahead of this package (a newer process migrated it) is left
+    alone. Returns what was applied (``core:baseline``, ``core:0002_<what>``),
+    empty when up to date."""
     wanted = {layer.name: layer.latest_version() for layer in layers}
     found = await _applied_versions(conn)
     if all(found.get(name, 0) >= version for name, version in wanted.items()):
@@ -124,14 +135,16 @@ async def apply_migrations(conn: psycopg.AsyncConnection[Any],
             " applied_at timestamptz not null default now(), primary key (layer, version))")
         current = await _applied_versions(conn)
         for layer in layers:
-            applied.extend(await _bring_forward(conn, layer, current.get(layer.name, 0)))
+            applied.extend(await _bring_tables_forward(conn, layer, current.get(layer.name, 0)))
+        if applied:
+            await _recreate_code(conn, layers)
     return applied
 
 
-async def _bring_forward(conn: psycopg.AsyncConnection[Any], layer: Layer,
-                         version: int) -> list[str]:
+async def _bring_tables_forward(conn: psycopg.AsyncConnection[Any], layer: Layer,
+                                version: int) -> list[str]:
     if version == 0:
-        for f in layer.baseline():
+        for f in layer.tables():
             await conn.execute(f.sql.encode())  # no parameters: simple protocol, many statements
         await _record(conn, layer, layer.latest_version(), "baseline")
         return [f"{layer.name}:baseline"]
@@ -142,6 +155,25 @@ async def _bring_forward(conn: psycopg.AsyncConnection[Any], layer: Layer,
             await _record(conn, layer, m.version, m.name)
             applied.append(f"{layer.name}:{m.version:04d}_{m.name}")
     return applied
+
+
+async def _recreate_code(conn: psycopg.AsyncConnection[Any], layers: tuple[Layer, ...]) -> None:
+    """Drops the functions of ``layers`` (and those no layer defines any more), with
+    the rules and triggers that call them, then creates them from the files: a
+    function's signature, body and settings are those of its file, and no
+    overload or removed function lingers."""
+    given = {layer.name for layer in layers}
+    others = set().union(*(layer.function_names() for layer in LAYERS
+                           if layer.name not in given))
+    cur = await conn.execute(
+        "select p.oid::regprocedure::text, p.proname from pg_proc p"
+        " join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'htdag'")
+    for signature, name in await cur.fetchall():
+        if name not in others:
+            await conn.execute(f"drop function if exists {signature} cascade".encode())
+    for layer in layers:
+        for f in layer.code():
+            await conn.execute(f.sql.encode())
 
 
 async def _record(conn: psycopg.AsyncConnection[Any], layer: Layer, version: int,

@@ -220,7 +220,7 @@ class Store:
 
     async def complete_tasks(self, done: Sequence[Completion]) -> list[int]:
         return list(await self._value(
-            "select htdag.complete_tasks(%s, %s, %s::jsonb[])",
+            "select done from htdag.complete_tasks(%s, %s, %s::jsonb[])",
             ([c.task_id for c in done], [c.claim_token for c in done],
              [c.output_json for c in done])))
 

@@ -40,3 +40,26 @@ def test_each_layer_has_a_baseline_and_well_named_migrations() -> None:
         versions = [m.version for m in layer.migrations()]  # raises on a bad name
         assert versions == sorted(set(versions))
         assert layer.latest_version() >= 1
+
+
+SETTING = re.compile(r"(set_config|current_setting)\s*\(\s*'htdag\.")
+LONGEST_BODY = 70  # lines: a function reads on one screen
+
+
+def test_no_function_passes_values_through_transaction_settings() -> None:
+    for layer in LAYERS:
+        for f in layer.code():
+            found = SETTING.search(f.sql)
+            assert found is None, (
+                f"{layer.name}: {f.name}.sql reads or writes an htdag.* setting; pass it as "
+                "an argument and return the result instead")
+
+
+def test_each_function_body_fits_on_one_screen() -> None:
+    for layer in LAYERS:
+        for f in layer.code():
+            for body in re.findall(r"\bas \$\$\n(.*?)\n\$\$", f.sql, re.S):
+                lines = len(body.splitlines())
+                assert lines <= LONGEST_BODY, (
+                    f"{layer.name}: {f.name}.sql has a body of {lines} lines; split it "
+                    f"(at most {LONGEST_BODY})")

@@ -1,5 +1,5 @@
 """An idle worker is sent ready tasks by the transaction that made them ready
-(sql/functions/_push_tasks.sql): it runs them without a claim of its own, never beyond its slots,
+(sql/functions/start_run.sql): it runs them without a claim of its own, never beyond its slots,
 and gives back pushes it missed while its LISTEN connection was down."""
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 -- One failed attempt of a started or waiting task: requeued with exponential
--- backoff and jitter while attempts remain and the error is retryable, else the
+-- backoff and jitter while attempts remain and the error is retryable (and
+-- announced: NOTIFY htdag_tasks, to every worker), else the
 -- task, its step and its run fail (with p_error_code). Returns whether the failure was recorded: a
 -- task no longer started or waiting (cancelled by an earlier failure of the same
 -- batch that ended its run) is left alone.
@@ -34,7 +35,7 @@ begin
             error = p_error, queued_at = now(),
             available_at = now() + make_interval(secs => v_delay)
         where task_id = p_task_id;
-        perform htdag._notify_tasks();
+        perform pg_notify('htdag_tasks', '');
     else
         update htdag.tasks
         set status = 'failed', failed_at = now(), error = p_error,

@@ -2,8 +2,7 @@
 -- worker (it died, or stopped heartbeating). That attempt is spent and recorded
 -- ('timed_out'), and the task is retried or, at max_attempts, failed, with an
 -- error that says how often its workers were lost. Returns how many it reaped.
--- Inside a claim it pushes nothing: the claim that runs it takes what it
--- requeues. Its wake-ups name no worker, so every worker wakes.
+-- What it requeues is announced to every worker (_fail_task).
 -- Locks: the expired tasks (skip locked). Planner settings as in claim_tasks: the
 -- lease index, never a scan of the tasks.
 create or replace function htdag._reap_expired_tasks()
@@ -17,8 +16,6 @@ declare
     v_task_id bigint;
     v_count int := 0;
     v_lost bigint;
-    v_origin text := coalesce(current_setting('htdag.notify_origin', true), '');
-    v_marked boolean := false;
     v_recorded boolean;
 begin
     for v_task_id in
@@ -28,10 +25,6 @@ begin
         limit 100
         for update skip locked
     loop
-        if v_origin = '' and not v_marked then
-            perform set_config('htdag.notify_origin', 'reaper', true);
-            v_marked := true;
-        end if;
         -- An attempt counts from its start: one whose worker died or went silent is
         -- spent, so a task that kills its workers stops at max_attempts.
         select count(*) + 1 into v_lost from htdag.attempts a
@@ -44,9 +37,6 @@ begin
             v_count := v_count + 1;
         end if;
     end loop;
-    if v_marked then
-        perform set_config('htdag.notify_origin', '', true);
-    end if;
     return v_count;
 end;
 $$;

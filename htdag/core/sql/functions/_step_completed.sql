@@ -1,13 +1,17 @@
 -- What follows a step's completion: the run's count of remaining steps goes
 -- down (the run completes at 0), and each dependent's count of remaining
--- dependencies; dependents that reach 0 start (_start_steps).
+-- dependencies; dependents that reach 0 start (_start_steps, with p_offer for
+-- their tasks). Returns what it made ready.
 -- Reads dependents by key, never every step of the run.
-create or replace function htdag._step_completed(p_run_id uuid, p_step_name text, p_flow_hash text)
-returns void
+create or replace function htdag._step_completed(p_run_id uuid, p_step_name text,
+                                                 p_flow_hash text,
+                                                 p_offer htdag.task_offer default null)
+returns htdag.made_ready
 language plpgsql
 set search_path = ''
 as $$
 declare
+    v_nothing htdag.made_ready := row('{}', '{}');
     v_dependents text[];
     v_singles text[];
     v_remaining int;
@@ -18,10 +22,10 @@ begin
     where run_id = p_run_id and status = 'running'
     returning remaining_steps into v_remaining;
     if v_remaining is null then
-        return;
+        return v_nothing;
     elsif v_remaining = 0 then
         perform htdag._complete_run(p_run_id);
-        return;
+        return v_nothing;
     end if;
 
     -- The dependents' names come from the dependency edges, then their rows by key
@@ -34,7 +38,7 @@ begin
     into v_dependents, v_singles
     from htdag.deps d where d.flow_hash = p_flow_hash and d.dep_name = p_step_name;
     if v_dependents is null then
-        return;
+        return v_nothing;
     end if;
     with dependents as (
         update htdag.step_states ss
@@ -60,8 +64,9 @@ begin
            array_agg(step_name) filter (where remaining_deps = 0 and status = 'started')
     into v_ready, v_started
     from dependents;
-    if v_ready is not null then
-        perform htdag._start_steps(p_run_id, v_ready, coalesce(v_started, '{}'));
+    if v_ready is null then
+        return v_nothing;
     end if;
+    return htdag._start_steps(p_run_id, v_ready, coalesce(v_started, '{}'), p_offer);
 end;
 $$;

@@ -2,7 +2,10 @@
 -- states and the tasks of its root steps (_start_steps), or raises HT001 for an
 -- unknown flow. A child run (a subgoal) names its parent run (HT002 if unknown)
 -- and the task waiting for it; its depth is checked against p_max_depth (HT003),
--- and its tasks count against the root run's task budget. Returns the run's id.
+-- and its tasks count against the root run's task budget. When its root tasks
+-- surely fit one NOTIFY (_fits_a_push) and a worker is idle, those that fit its
+-- slots are created started for it and pushed to it (_send_push): the one place
+-- a push is made; the rest are queued and announced. Returns the run's id.
 create or replace function htdag.start_run(
     p_flow_hash text, p_input jsonb, p_parent_run_id uuid default null,
     p_parent_task_id bigint default null, p_max_depth int default 10,
@@ -16,6 +19,8 @@ declare
     v_parent htdag.runs;
     v_steps int;
     v_roots text[];
+    v_offer htdag.task_offer;
+    v_made htdag.made_ready;
 begin
     select count(*)::int, array_agg(step_name) filter (where deps_count = 0)
     into v_steps, v_roots
@@ -46,7 +51,19 @@ begin
     select v_run_id, p_flow_hash, step_name, deps_count
     from htdag.steps where flow_hash = p_flow_hash;
 
-    perform htdag._start_steps(v_run_id, v_roots);
+    if htdag._fits_a_push(p_flow_hash, v_roots, p_input) then
+        v_offer := htdag._idle_worker_offer();
+    end if;
+    v_made := htdag._start_steps(v_run_id, v_roots, '{}', v_offer);
+    if cardinality(v_made.taken) > 0 then
+        perform htdag._send_push(v_offer.worker_id,
+                                 (select jsonb_agg(to_jsonb(c))
+                                  from htdag._claimed_tasks(v_made.taken) c),
+                                 cardinality(v_made.taken));
+    end if;
+    if v_offer.worker_id is not null and cardinality(v_made.queued_handlers) > 0 then
+        perform pg_notify('htdag_tasks', '');  -- every worker: the pushed one too
+    end if;
     return v_run_id;
 end;
 $$;

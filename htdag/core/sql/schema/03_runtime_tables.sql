@@ -107,7 +107,7 @@ create table htdag.workers (
     stopped_at timestamptz,
     lost_at timestamptz,  -- missed its heartbeats for a whole lease
     -- How many more tasks its last exchange could have taken: a worker with idle
-    -- slots gets ready tasks pushed to it (see _push_tasks).
+    -- slots gets the tasks of a run's start pushed to it (see start_run).
     idle_slots int not null default 0 check (idle_slots >= 0),
     -- Tasks pushed to it so far; the worker sends back how many it has heard of,
     -- so that an exchange does not claim more than its free slots.

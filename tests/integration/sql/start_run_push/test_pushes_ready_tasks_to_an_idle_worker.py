@@ -1,10 +1,10 @@
-"""A transaction that makes tasks ready while a worker is idle (its last
-exchange claimed fewer than it asked for) claims them for that worker and sends
-them in a NOTIFY on htdag_push, input included; the worker needs no claim of its
-own. A run's start that finds nothing queued creates its tasks started for the
-worker (each written once) and pushes them; otherwise the claim's order decides.
-Pushes never exceed the worker's free slots, a payload too large for NOTIFY is
-not pushed, and a worker that missed pushes gives them back."""
+"""A run's start, while a worker is idle (its last exchange claimed fewer than
+it asked for) and nothing is queued, creates its tasks started for that worker
+(each written once) and sends them in a NOTIFY on htdag_push, input included;
+the worker needs no claim of its own. Otherwise the tasks are queued and the
+claim's order decides. Pushes never exceed the worker's free slots, a payload
+too large for NOTIFY is not pushed, and a worker that missed pushes gives them
+back."""
 
 from __future__ import annotations
 
@@ -192,13 +192,16 @@ async def test_a_start_creates_the_tasks_it_pushes_started(
 
 
 async def test_with_a_task_queued_before_them_the_claim_decides(
-        store: Store, db: Db, dsn: str) -> None:
+        store: Store, db: Db, dsn: str, notes: Notifications) -> None:
     queued_run = await start(store, flow_of("other", ("x", [])), None)  # h.x: no one has it
     await idle_worker(store, slots=4)
     assert (await db.task(queued_run, "x"))["status"] == "queued"
+    await notes.drain()
 
     writes = await start_counting_task_writes(dsn, flow_of("f", ("a", [])), None)
 
-    assert writes == (1, 1)  # inserted queued, then claimed for the push
-    task = await db.row("select status, worker_id from htdag.tasks where step_name = 'a'")
-    assert task == {"status": "started", "worker_id": WORKER_A}
+    assert writes == (1, 0)  # inserted queued: not pushed
+    assert await notes.drain() == [("htdag_tasks", "")]  # announced to every worker
+    assert await worker_row(db) == {"idle_slots": 4, "tasks_pushed": 0}
+    [claimed] = await store.exchange(WORKER_A, [], [], 4, HANDLERS, 30, accept_pushes=True)
+    assert claimed.step_name == "a"
