@@ -17,6 +17,7 @@ from .handlers import MAP_PREFIX, HandlerRegistry
 
 MAP_ITEMS = "htdag.map_items"
 SUBGOAL = "htdag.subgoal"
+CARRIED = "htdag.carried"  # a task whose output an earlier run of the goal computed
 StepOverrides = Mapping[str, Mapping[str, Any]]
 
 
@@ -25,9 +26,12 @@ def _items_step(task_id: str) -> str:
 
 
 def build_flow(graph: TaskGraph, *, options: StepOverrides | None = None,
-               name: str | None = None) -> tuple[Flow, dict[str, Any]]:
+               name: str | None = None, carried: Mapping[str, Any] | None = None
+               ) -> tuple[Flow, dict[str, Any]]:
     """Compiles a checked graph. ``options`` overrides step options per task id
-    (what the optimizer learns). Returns the flow and the run input."""
+    (what the optimizer learns); ``carried`` gives outputs by task id for tasks
+    that are not run again (a replan's, see htdag.replan): each becomes a step
+    that returns its output. Returns the flow and the run input."""
     graph.check()
     leaves = graph.leaves()
     output = graph.output or (leaves[0] if len(leaves) == 1 else None)
@@ -38,6 +42,10 @@ def build_flow(graph: TaskGraph, *, options: StepOverrides | None = None,
     for task in graph.order():
         deps = sorted(task.dependencies())
         opts = {**task.options.model_dump(), **overrides.get(task.id, {})}
+        if carried is not None and task.id in carried:
+            flow.add_step(task.id, CARRIED)
+            params[task.id] = {"output": carried[task.id]}
+            continue
         if task.kind == "goal":
             handler = SUBGOAL
             task_params: dict[str, Any] = {
@@ -78,4 +86,10 @@ def map_items(inp: dict[str, Any], ctx: TaskContext) -> list[dict[str, Any]]:
 def planning_handlers(registry: HandlerRegistry,
                       subgoal: Callable[..., Any]) -> dict[str, Callable[..., Any]]:
     """Every engine handler a worker needs to run graphs over ``registry``."""
-    return {**registry.engine_handlers(), MAP_ITEMS: map_items, SUBGOAL: subgoal}
+    return {**registry.engine_handlers(), MAP_ITEMS: map_items, SUBGOAL: subgoal,
+            CARRIED: carried_output}
+
+
+def carried_output(inp: dict[str, Any], ctx: TaskContext) -> Any:
+    """A carried task's step: the output the earlier run computed."""
+    return inp["run"]["params"][ctx.step]["output"]
