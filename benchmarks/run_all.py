@@ -78,6 +78,7 @@ sys.path.insert(0, str(HERE))
 import handlers as bench  # noqa: E402  (the flows; the worker loads the same file)
 import planning as planning_bench  # noqa: E402  (makespan vs critical path; see its docstring)
 from _databases import create_database, drop_database, with_database  # noqa: E402
+from _stats import quantile  # noqa: E402  (bench_peers.py imports it from here)
 
 from htdag.core.engine import AsyncEngine  # noqa: E402
 from htdag.notifications import aset_task_events  # noqa: E402
@@ -324,14 +325,6 @@ async def dispatch_latencies(engine: AsyncEngine, samples: int) -> list[float]:
         found.append((output["stamp"] - t0) * 1000)
         await asyncio.sleep(LATENCY_PAUSE)
     return found
-
-
-def quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    pos = q * (len(ordered) - 1)
-    lo = int(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
 class EventListenerProcess:

@@ -1,5 +1,5 @@
-"""What the peer benchmarks share: output lines, quantiles, and the throwaway
-databases of ``benchmarks/_databases.py``.
+"""What the peer benchmarks share: output lines, vacuuming, and (from benchmarks/)
+the quantiles of ``_stats.py`` and the throwaway databases of ``_databases.py``.
 
 The peer scripts run with the peers' virtualenv (``.venv-peers``), which has
 psycopg but not htdag, so nothing here imports htdag or ``benchmarks/run_all.py``.
@@ -14,8 +14,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: _databases
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: _databases, _stats
 from _databases import fresh_database
+from _stats import quantile
 
 __all__ = ["figure", "fresh_database", "note", "quantile", "vacuum"]
 
@@ -28,14 +29,6 @@ def figure(name: str, value: float | int, unit: str) -> None:
     """One ``name value unit`` line on stdout, as ``benchmarks/run_all.py`` prints."""
     text = str(value) if isinstance(value, int) else f"{value:.3f}".rstrip("0").rstrip(".")
     print(f"{name} {text} {unit}", flush=True)
-
-
-def quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    pos = q * (len(ordered) - 1)
-    lo = int(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
 def vacuum(url: str, tables: list[str]) -> None:

@@ -2,15 +2,12 @@
 processes is cut at once. The workers reconnect, the run completes with the
 right output, and every task is completed exactly once.
 
-The test runs its own embedded server in a short temp dir (unix socket paths
-stop at about 100 characters), so it never restarts the shared test server; the
-server is stopped, whatever happens, in a finally."""
+The tests share a private embedded server (``private_server``), so they never
+restart the shared test server."""
 
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 import threading
 import time
 import uuid
@@ -18,11 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 from _acceptance import (
     WorkerProcesses,
     assert_each_task_completed_once,
+    private_server,
     query,
     wait_runs_finished,
     wait_until,
@@ -40,29 +37,11 @@ PAUSE = 0.2  # seconds per map task: 100 tasks over 2 x 3 slots take over 3 s
 CONCURRENCY = 3
 
 
-def _postmasters(pgdata: Path) -> list[psutil.Process]:
-    target = str(pgdata.resolve())
-    found = []
-    for proc in psutil.process_iter(["name", "cmdline"]):
-        if proc.info["name"] == "postgres" and target in (proc.info["cmdline"] or []):
-            found.append(proc)
-    return found
-
-
 @pytest.fixture(scope="module")
 def own_server() -> Iterator[tuple[Path, str]]:
     """A private embedded server for this module's tests: (data dir, URL)."""
-    root = Path(tempfile.mkdtemp(prefix="htr", dir="/tmp"))
-    pgdata = root / "pg"
-    try:
-        yield pgdata, embedded.ensure_server(pgdata)
-    finally:
-        try:
-            embedded.stop_server(pgdata)
-        finally:
-            for proc in _postmasters(pgdata):  # never leave a server behind
-                proc.kill()
-            shutil.rmtree(root, ignore_errors=True)
+    with private_server() as server:
+        yield server
 
 
 def _completed_squares(url: str, run_id: uuid.UUID) -> int:
