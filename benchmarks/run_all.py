@@ -76,6 +76,8 @@ HANDLERS_FILE = HERE / "handlers.py"
 sys.path.insert(0, str(HERE))
 
 import handlers as bench  # noqa: E402  (the flows; the worker loads the same file)
+import llm_repair as llm_repair_bench  # noqa: E402  (the LLM decomposer's fault set)
+import plan_cache as plan_cache_bench  # noqa: E402  (hit rates, lookup latency; its docstring)
 import planning as planning_bench  # noqa: E402  (makespan vs critical path; see its docstring)
 from _databases import create_database, drop_database, with_database  # noqa: E402
 from _stats import quantile  # noqa: E402  (bench_peers.py imports it from here)
@@ -546,6 +548,8 @@ def main() -> int:
         try:
             asyncio.run(bench_database(url, admin_url, args.concurrency, args.runs))
             planning_bench.bench(admin_url)  # its own database on the same server
+            plan_cache_bench.bench(admin_url)  # its own databases, likewise
+            llm_repair_bench.bench()  # a local model server, no database
         finally:
             drop_database(admin_url, name)
             drop_database(admin_url, f"{name}_pgbench")

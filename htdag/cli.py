@@ -8,6 +8,7 @@ import importlib
 import importlib.util
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -112,11 +113,12 @@ async def _run_goal(args: argparse.Namespace) -> None:
     handlers = example_handlers.merged(default_registry)
     if args.modules:
         handlers = handlers.merged(load_handlers(args.modules))
+    decomposer = _llm_decomposer(args)
     started = time.perf_counter()
     engine = await AsyncEngine.connect(args.url)
     try:
         print(f"database: {_where(engine.url)}")
-        planner = Planner(handlers=handlers, engine=engine)
+        planner = Planner(decomposer, handlers=handlers, engine=engine)
         result = await planner.acompose(args.goal, wait=False)
         await follow_run(engine, result.run_id, ProgressPrinter())
         try:
@@ -129,6 +131,28 @@ async def _run_goal(args: argparse.Namespace) -> None:
         print(f"done in {time.perf_counter() - started:.2f}s (run {result.run_id})")
     finally:
         await engine.close()
+
+
+def _llm_decomposer(args: argparse.Namespace) -> Any:
+    """With --model (or --api-base), an LLMDecomposer, checked before anything
+    runs; the llm tasks of its plans use the same model and server, unless
+    HTDAG_LLM_SIMPLE / _MEDIUM / _COMPLEX say otherwise. Else None (rules)."""
+    if not (args.model or args.api_base):
+        return None
+    from .decomposers import LLMDecomposer
+    from .llm import configure_llm
+
+    decomposer = LLMDecomposer(args.model, api_base=args.api_base)
+    decomposer.check()
+    models: dict[str, Any] = {level: decomposer.model for level in ("simple", "medium", "complex")
+                              if not os.environ.get(f"HTDAG_LLM_{level.upper()}")}
+    extra: dict[str, Any] = {}
+    if decomposer.api_base:
+        extra["api_base"] = decomposer.api_base
+        if decomposer.provider == "openai" and not os.environ.get("OPENAI_API_KEY"):
+            extra["api_key"] = "not-needed"  # a local OpenAI-compatible server
+    configure_llm(**models, **extra)
+    return decomposer
 
 
 def _where(url: str) -> str:
@@ -238,6 +262,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("modules", nargs="*", help="modules or files with more handlers")
     g.add_argument("--timeout", type=float, default=300)
     g.add_argument("--no-timeline", dest="timeline", action="store_false")
+    g.add_argument("--model", default=os.environ.get("HTDAG_LLM_MODEL"),
+                   help="plan with this model (any litellm model: gpt-4o-mini, "
+                        "anthropic/..., ollama/..., openai/<name> with --api-base; "
+                        "default: HTDAG_LLM_MODEL, else the rules)")
+    g.add_argument("--api-base", default=os.environ.get("HTDAG_LLM_API_BASE"),
+                   help="an OpenAI-compatible server's URL (default: HTDAG_LLM_API_BASE)")
 
     r = sub.add_parser("runs", help="list runs")
     r.add_argument("--status", choices=[s.value for s in RunStatus])

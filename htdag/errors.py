@@ -24,6 +24,15 @@ from .core.errors import (
     UnknownRunError,
     WaitTimeout,
 )
+from .decomposers._errors import (
+    DecompositionFailed,
+    EmptyCatalogue,
+    GoalTooLong,
+    LLMConfigurationError,
+    LLMProviderError,
+    UnknownModelError,
+)
+from .decomposers._goal import InvalidGoalError
 from .decomposers.base import NoDecomposition
 from .graph import (
     DanglingReferenceError,
@@ -48,6 +57,9 @@ __all__ = [
     "GraphError", "GraphCycleError", "DanglingReferenceError", "DuplicateTaskError",
     "InvalidMapOverError", "UnknownHandlerInGraph", "UnresolvedReferenceError",
     "HandlerRegistrationError", "NoDecomposition", "SubgoalLimitError",
+    "DecompositionFailed", "GoalTooLong", "EmptyCatalogue", "InvalidGoalError",
+    # models (the LLM decomposer)
+    "LLMConfigurationError", "UnknownModelError", "LLMProviderError",
     # lookups
     "UnknownFlowError", "UnknownRunError", "UnknownHandlerError", "UnknownEventError",
     "UnknownEventKindError",

@@ -21,11 +21,13 @@ from .core.engine import AsyncEngine
 from .core.errors import InvalidInput, NonRetryableError, RunCancelled, RunFailed, WaitTimeout
 from .core.status import RunStatus
 from .core.sync import Engine
+from .decomposers._record import RECORD_KEY, DecompositionRecord
 from .decomposers.base import Decomposer, NoDecomposition
 from .decomposers.rules import RuleDecomposer
 from .flow_builder import StepOverrides, build_flow, planning_handlers
 from .graph import TaskGraph, resolve
 from .handlers import HandlerRegistrationError, HandlerRegistry, default_registry
+from .planning_store import PlanningStore
 
 Handlers = HandlerRegistry | Mapping[str, Callable[..., Any]] | None
 EngineRef = Engine | AsyncEngine | None
@@ -100,7 +102,10 @@ class Planner:
         reject_nul(goal, "the goal")
         reject_nul(context, "the context")
         started = time.perf_counter()
-        graph = await self.decomposer.decompose(goal, {"catalogue": self.registry,
+        limits: dict[str, Any] = {"max_depth": self.max_depth}
+        if self.max_tasks is not None:
+            limits["max_tasks"] = self.max_tasks
+        graph = await self.decomposer.decompose(goal, {"catalogue": self.registry, **limits,
                                                        **(context or {})})
         return graph.check(self.registry), (time.perf_counter() - started) * 1000
 
@@ -180,21 +185,36 @@ class Planner:
     async def _compose(self, engine: AsyncEngine, goal: str, context: Mapping[str, Any] | None,
                        options: StepOverrides | None, wait: bool, timeout: float | None,
                        start_worker: bool) -> ComposeResult:
+        graph, took, record = await self._planned(engine, goal, context or {}, None, {})
+        return await self._run_graph(engine, graph, record.decomposer or self.decomposer.name,
+                                     took, options, wait, timeout, start_worker, record)
+
+    async def _planned(self, engine: AsyncEngine, goal: str, context: Mapping[str, Any],
+                       run_id: uuid.UUID | None, about: dict[str, Any]
+                       ) -> tuple[TaskGraph, float, DecompositionRecord]:
+        """adecompose between a decomposition.started event and, when it fails, a
+        decomposition.failed one (with what the attempts cost); the record says
+        what the decomposer that answered spent (see DecompositionRecord)."""
+        reject_nul(goal, "the goal")  # nothing the database could store: no event either
+        reject_nul(context, "the context")
+        shown = goal[:200] if isinstance(goal, str) else repr(goal)[:200]
+        await engine.store.record_event("decomposition.started", run_id, {
+            "goal": shown, "decomposer": self.decomposer.name, **about})
+        record = DecompositionRecord()
         try:
-            graph, took = await self.adecompose(goal, context)
-        except InvalidInput:
-            raise  # nothing the database could store: no event either
+            graph, took = await self.adecompose(goal, {**context, RECORD_KEY: record})
         except Exception as exc:
-            await engine.store.record_event("decomposition.failed", None, {
-                "goal": goal[:200], "decomposer": self.decomposer.name, "error": str(exc)[:500]})
+            figures = {k: v for k, v in record.figures().items() if v is not None}
+            await engine.store.record_event("decomposition.failed", run_id, {
+                "goal": shown, "decomposer": record.decomposer or self.decomposer.name,
+                "error": str(exc)[:500].replace("\x00", "\\u0000"), **about, **figures})
             raise
-        return await self._run_graph(engine, graph, self.decomposer.name, took, options, wait,
-                                     timeout, start_worker)
+        return graph, took, record
 
     async def _run_graph(self, engine: AsyncEngine, graph: TaskGraph | Mapping[str, Any],
                          decomposer: str, decompose_ms: float, options: StepOverrides | None,
-                         wait: bool, timeout: float | None, start_worker: bool
-                         ) -> ComposeResult:
+                         wait: bool, timeout: float | None, start_worker: bool,
+                         record: DecompositionRecord | None = None) -> ComposeResult:
         graph = graph if isinstance(graph, TaskGraph) else TaskGraph.parse(graph)
         graph.check(self.registry)
         timings = {"decompose_ms": decompose_ms}
@@ -206,9 +226,9 @@ class Planner:
         started = time.perf_counter()
         run = await engine.start(flow, run_input, max_tasks=self.max_tasks)
         timings["start_ms"] = (time.perf_counter() - started) * 1000
-        await engine.store.record_decomposition(graph.goal, decomposer,
-                                                graph.model_dump(mode="json"), decompose_ms,
-                                                run.run_id, None)
+        await PlanningStore.of(engine).record_decomposition(
+            graph.goal, decomposer, graph.model_dump(mode="json"), decompose_ms, run.run_id,
+            None, record)
         result = ComposeResult(run.run_id, graph, decomposer, RunStatus.RUNNING, timings=timings)
         if wait:
             started = time.perf_counter()
@@ -255,36 +275,37 @@ class Planner:
             graph = goal_or_graph if isinstance(goal_or_graph, TaskGraph) \
                 else TaskGraph.parse(goal_or_graph)
             graph.check(self.registry)
-            name, took = "given", 0.0
+            name, took, record = "given", 0.0, None
         else:
-            graph, took = await self._decompose_subgoal(ctx, str(goal_or_graph), context)
-            name = self.decomposer.name
+            graph, took, record = await self._decompose_subgoal(ctx, str(goal_or_graph),
+                                                                context)
+            name = record.decomposer or self.decomposer.name
         flow, run_input = build_flow(graph, name=_flow_name(graph))
         child = await ctx.start_child_run(flow, run_input, wait=wait)
         child_id = child.run_id if isinstance(child, WaitForRun) else child
         store = ctx.engine.store
-        await store.record_decomposition(graph.goal, name, graph.model_dump(mode="json"), took,
-                                         child_id, ctx.run_id)
+        await PlanningStore.of(ctx.engine).record_decomposition(
+            graph.goal, name, graph.model_dump(mode="json"), took, child_id, ctx.run_id, record)
         await store.record_event("subgoal.submitted", ctx.run_id, {
             "child_run_id": str(child_id), "step": ctx.step, "task_index": ctx.task_index,
             "goal": graph.goal[:200], "wait": wait})
         return child
 
     async def _decompose_subgoal(self, ctx: TaskContext, goal: str, context: dict[str, Any]
-                                 ) -> tuple[TaskGraph, float]:
+                                 ) -> tuple[TaskGraph, float, DecompositionRecord]:
         try:  # a NUL would fail every retry the same way
             reject_nul(goal, "the subgoal")
             reject_nul(context, "the subgoal's context")
         except InvalidInput as exc:
             raise NonRetryableError(str(exc)) from None
+        parent = await ctx.engine.store.get_run(ctx.run_id)
+        depth = int(parent["depth"]) + 1 if parent else 1  # the child run's
         try:
-            return await self.adecompose(goal, context)
+            return await self._planned(ctx.engine, goal, {**context, "depth": depth},
+                                       ctx.run_id, {"step": ctx.step})
+        except NonRetryableError:
+            raise
         except Exception as exc:
-            await ctx.engine.store.record_event("decomposition.failed", ctx.run_id, {
-                "goal": goal[:200], "decomposer": self.decomposer.name,
-                "error": str(exc)[:500], "step": ctx.step})
-            if isinstance(exc, NonRetryableError):
-                raise
             raise NonRetryableError(f"{type(exc).__name__}: {exc}") from exc
 
     async def _subgoal_task(self, inp: dict[str, Any], ctx: TaskContext

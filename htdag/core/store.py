@@ -255,23 +255,10 @@ class Store:
 
     # planning records --------------------------------------------------------
 
-    async def record_decomposition(self, goal: str, decomposer: str, graph: dict[str, Any],
-                                   duration_ms: float, run_id: uuid.UUID | None,
-                                   parent_run_id: uuid.UUID | None) -> int:
-        return int(await self._value(
-            "select htdag.record_decomposition(%s, %s, %s, %s, %s, %s)",
-            (goal, decomposer, Jsonb(graph), duration_ms, run_id, parent_run_id)))
-
     async def record_event(self, kind: str, run_id: uuid.UUID | None,
                            data: dict[str, Any]) -> int:
         return int(await self._value("select htdag.record_event(%s, %s, %s)",
                                      (kind, run_id, Jsonb(data))))
-
-    async def list_decompositions(self, run_id: uuid.UUID | None,
-                                  limit: int) -> list[dict[str, Any]]:
-        return await self._all(
-            "select * from htdag.decompositions where (%(run)s::uuid is null or run_id = %(run)s)"
-            " order by decomposition_id desc limit %(limit)s", {"run": run_id, "limit": limit})
 
     # events ------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
-"""Every decomposition is recorded (goal, decomposer, graph, run) with a
-decomposition.completed event; a failed one emits decomposition.failed."""
+"""Every decomposition is recorded (goal, decomposer, graph, run): it emits
+decomposition.started, then decomposition.completed or decomposition.failed."""
 
 from __future__ import annotations
 
@@ -33,7 +33,10 @@ async def test_a_decomposition_is_recorded_with_its_run_and_an_event(
     assert [t["id"] for t in row["graph"]["tasks"]] == ["search", "summarize", "report"]
     assert row["duration_ms"] >= 0
 
-    [event] = await db.rows(EVENTS)
+    [started, event] = await db.rows(EVENTS)
+    assert started["kind"] == "decomposition.started"
+    assert started["run_id"] is None  # no run yet
+    assert started["data"] == {"goal": "research postgres", "decomposer": "rules"}
     assert event["kind"] == "decomposition.completed"
     assert event["run_id"] == event["root_run_id"] == result.run_id
     assert event["data"]["decomposition_id"] == row["decomposition_id"]
@@ -70,9 +73,10 @@ async def test_subgoal_decompositions_are_recorded_under_their_parent(
 
     events = await db.rows(EVENTS)
     kinds = [e["kind"] for e in events]
-    assert kinds.count("decomposition.completed") == 3
+    assert kinds.count("decomposition.started") == kinds.count("decomposition.completed") == 3
     assert kinds.count("subgoal.submitted") == 2
-    for event in events:
+    assert events[0]["kind"] == "decomposition.started" and events[0]["run_id"] is None
+    for event in events[1:]:  # after the root's run started
         assert event["root_run_id"] == result.run_id  # one tree: one stream
     submitted = [e for e in events if e["kind"] == "subgoal.submitted"]
     assert {e["data"]["goal"] for e in submitted} == {"research pg", "research redis"}
@@ -86,7 +90,8 @@ async def test_no_matching_rule_emits_decomposition_failed(engine: AsyncEngine, 
     with pytest.raises(NoDecomposition, match="no rule matches the goal 'bake a cake'"):
         await acompose_from_goal("bake a cake", engine=engine, decomposer=world.rules,
                                  handlers=world.registry)
-    [event] = await db.rows(EVENTS)
+    [started, event] = await db.rows(EVENTS)
+    assert started["kind"] == "decomposition.started"
     assert event["kind"] == "decomposition.failed"
     assert event["run_id"] is None
     assert event["data"]["goal"] == "bake a cake"
@@ -107,9 +112,9 @@ async def test_an_invalid_plan_emits_decomposition_failed(engine: AsyncEngine, w
         await acompose_from_goal("   ", engine=engine, decomposer=rules,
                                  handlers=world.registry)
     events = await db.rows(EVENTS)
-    assert [e["kind"] for e in events] == ["decomposition.failed"] * 2
-    assert "calls handler 'rm_rf', which is not registered" in events[0]["data"]["error"]
-    assert "the goal is empty" in events[1]["data"]["error"]
+    assert [e["kind"] for e in events] == ["decomposition.started", "decomposition.failed"] * 2
+    assert "calls handler 'rm_rf', which is not registered" in events[1]["data"]["error"]
+    assert "the goal is empty" in events[3]["data"]["error"]
 
 
 async def test_a_subgoal_that_cannot_be_planned_emits_decomposition_failed(

@@ -11,7 +11,7 @@ import pytest
 from htdag.composer import acompose_from_task_graph
 from htdag.core.engine import AsyncEngine
 from htdag.errors import RunFailed
-from htdag.flow_builder import MAP_ITEMS, SUBGOAL
+from htdag.flow_builder import CARRIED, MAP_ITEMS, SUBGOAL
 from htdag.graph import UnknownHandlerInGraph
 
 from .._support import Db, running_worker
@@ -136,7 +136,7 @@ async def test_only_registered_handlers_can_be_called(engine: AsyncEngine, world
     # map-items step and the subgoal step. Nothing else.
     handlers = world_planner(world).worker_handlers()
     names = set(world.registry.names())
-    assert set(handlers) == names | {f"map:{n}" for n in names} | {MAP_ITEMS, SUBGOAL}
+    assert set(handlers) == names | {f"map:{n}" for n in names} | {MAP_ITEMS, SUBGOAL, CARRIED}
 
 
 async def test_a_planning_worker_refuses_tasks_of_handlers_it_does_not_have(
