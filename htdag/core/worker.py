@@ -246,7 +246,20 @@ class Worker(ExchangeLoop):
             except psycopg.Error as exc:
                 log.warning("worker %s: heartbeat failed (%s)", self.worker_id, exc)
                 continue
+            finally:
+                _end_if_cancelled()
             for task_id, _ in held:
                 r = self._running.get(task_id)
                 if r is not None and task_id not in kept:
                     self._abandon(r, "its lease was lost")
+
+
+def _end_if_cancelled() -> None:
+    """Ends the current task if it was cancelled while it waited for the database:
+    a pool handing over a connection at the moment of the cancellation can take
+    it in (asyncio.wait_for in Python 3.11 returns the result and drops the
+    cancellation), and the heartbeat, stopped by cancel(), would then wait out
+    its interval before the worker could stop."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
