@@ -105,6 +105,7 @@ async def _demo(args: argparse.Namespace) -> None:
 
 
 async def _run_goal(args: argparse.Namespace) -> None:
+    from .decomposers.hybrid import default_decomposer
     from .examples import example_handlers
     from .handlers import default_registry
     from .planner import Planner
@@ -118,7 +119,7 @@ async def _run_goal(args: argparse.Namespace) -> None:
     engine = await AsyncEngine.connect(args.url)
     try:
         print(f"database: {_where(engine.url)}")
-        planner = Planner(decomposer, handlers=handlers, engine=engine)
+        planner = Planner(default_decomposer(decomposer), handlers=handlers, engine=engine)
         result = await planner.acompose(args.goal, wait=False)
         await follow_run(engine, result.run_id, ProgressPrinter())
         try:

@@ -21,13 +21,14 @@ from .core.engine import AsyncEngine
 from .core.errors import InvalidInput, NonRetryableError, RunCancelled, RunFailed, WaitTimeout
 from .core.status import RunStatus
 from .core.sync import Engine
-from .decomposers._record import RECORD_KEY, DecompositionRecord
+from .decomposers._record import ENGINE_KEY, RECORD_KEY, DecompositionRecord
 from .decomposers.base import Decomposer, NoDecomposition
-from .decomposers.rules import RuleDecomposer
+from .decomposers.hybrid import default_decomposer
 from .flow_builder import StepOverrides, build_flow, planning_handlers
 from .graph import TaskGraph, resolve
 from .handlers import HandlerRegistrationError, HandlerRegistry, default_registry
 from .planning_store import PlanningStore
+from .replan import REPLAN_KEY, carried_outputs, completed_outputs, replan_context
 
 Handlers = HandlerRegistry | Mapping[str, Callable[..., Any]] | None
 EngineRef = Engine | AsyncEngine | None
@@ -57,7 +58,8 @@ def _registry(handlers: Handlers) -> HandlerRegistry:
 class Planner:
     """Plans goals over a handler catalogue and runs them.
 
-    ``decomposer`` turns a goal into a TaskGraph (default: rules); ``handlers`` is
+    ``decomposer`` turns a goal into a TaskGraph (default: rules, then the plan
+    cache, then an LLM when HTDAG_LLM_MODEL names one: see default_decomposer); ``handlers`` is
     the catalogue (a HandlerRegistry or a name -> function mapping; default: the
     handlers registered with ``@htdag.handler``); ``max_depth`` bounds subgoal
     nesting and ``max_tasks`` the tasks of a root run and all its children.
@@ -68,7 +70,7 @@ class Planner:
     def __init__(self, decomposer: Decomposer | None = None, handlers: Handlers = None, *,
                  max_depth: int = 10, max_tasks: int | None = None,
                  engine: EngineRef = None) -> None:
-        self.decomposer = decomposer or RuleDecomposer()
+        self.decomposer = decomposer or default_decomposer()
         self.registry = _registry(handlers)
         self.max_depth = max_depth
         self.max_tasks = max_tasks
@@ -118,12 +120,20 @@ class Planner:
 
     async def acompose(self, goal: str, *, engine: EngineRef = None, wait: bool = True,
                        timeout: float | None = None, context: Mapping[str, Any] | None = None,
-                       options: StepOverrides | None = None, start_worker: bool = True
-                       ) -> ComposeResult:
+                       options: StepOverrides | None = None, start_worker: bool = True,
+                       replan: int = 0) -> ComposeResult:
         """Decomposes ``goal``, builds its flow, starts it and (by default) waits
-        for its output; starts a worker in this process when none serves it."""
+        for its output; starts a worker in this process when none serves it.
+        ``replan``: when the run fails, plan again (told the failed graph, the
+        error and the completed tasks' outputs) and run the new plan, at most
+        this many times; tasks that completed unchanged are not run again."""
+        if isinstance(replan, bool) or not isinstance(replan, int) or replan < 0:
+            raise InvalidInput(f"replan must be a whole number of times >= 0, not {replan!r}")
+        if replan and not wait:
+            raise InvalidInput("replan needs wait=True: a failed run is planned again only "
+                               "while the call waits for it")
         return await self._on_engine(engine, lambda eng: self._compose(
-            eng, goal, context, options, wait, timeout, start_worker))
+            eng, goal, context, options, wait, timeout, start_worker, replan))
 
     async def acompose_graph(self, graph: TaskGraph | Mapping[str, Any], *,
                              engine: EngineRef = None, wait: bool = True,
@@ -184,10 +194,29 @@ class Planner:
 
     async def _compose(self, engine: AsyncEngine, goal: str, context: Mapping[str, Any] | None,
                        options: StepOverrides | None, wait: bool, timeout: float | None,
-                       start_worker: bool) -> ComposeResult:
+                       start_worker: bool, replan: int = 0) -> ComposeResult:
         graph, took, record = await self._planned(engine, goal, context or {}, None, {})
-        return await self._run_graph(engine, graph, record.decomposer or self.decomposer.name,
-                                     took, options, wait, timeout, start_worker, record)
+        carried: dict[str, Any] = {}
+        for attempt in range(1, replan + 2):
+            try:
+                return await self._run_graph(
+                    engine, graph, record.decomposer or self.decomposer.name, took, options,
+                    wait, timeout, start_worker, record, carried)
+            except RunFailed as exc:
+                if attempt > replan or exc.run_id is None:
+                    raise
+                failed = exc.run_id
+                completed = completed_outputs(graph, await engine.status(failed))
+                told = {**(context or {}), REPLAN_KEY: replan_context(attempt, graph, str(exc),
+                                                                      completed)}
+                new, took, record = await self._planned(engine, goal, told, failed,
+                                                        {"replan": attempt})
+                carried = carried_outputs(graph, completed, new)
+                await engine.store.record_event("decomposition.replanned", failed, {
+                    "attempt": attempt, "of": replan, "error": str(exc)[:500],
+                    "carried": sorted(carried), "tasks": len(new.tasks)})
+                graph = new
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _planned(self, engine: AsyncEngine, goal: str, context: Mapping[str, Any],
                        run_id: uuid.UUID | None, about: dict[str, Any]
@@ -202,7 +231,8 @@ class Planner:
             "goal": shown, "decomposer": self.decomposer.name, **about})
         record = DecompositionRecord()
         try:
-            graph, took = await self.adecompose(goal, {**context, RECORD_KEY: record})
+            graph, took = await self.adecompose(goal, {**context, RECORD_KEY: record,
+                                                       ENGINE_KEY: engine})
         except Exception as exc:
             figures = {k: v for k, v in record.figures().items() if v is not None}
             await engine.store.record_event("decomposition.failed", run_id, {
@@ -214,12 +244,14 @@ class Planner:
     async def _run_graph(self, engine: AsyncEngine, graph: TaskGraph | Mapping[str, Any],
                          decomposer: str, decompose_ms: float, options: StepOverrides | None,
                          wait: bool, timeout: float | None, start_worker: bool,
-                         record: DecompositionRecord | None = None) -> ComposeResult:
+                         record: DecompositionRecord | None = None,
+                         carried: Mapping[str, Any] | None = None) -> ComposeResult:
         graph = graph if isinstance(graph, TaskGraph) else TaskGraph.parse(graph)
         graph.check(self.registry)
         timings = {"decompose_ms": decompose_ms}
         started = time.perf_counter()
-        flow, run_input = build_flow(graph, options=options, name=_flow_name(graph))
+        flow, run_input = build_flow(graph, options=options, name=_flow_name(graph),
+                                     carried=carried)
         timings["build_ms"] = (time.perf_counter() - started) * 1000
         if start_worker:
             await self.ensure_worker(engine)

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .core.models import RunDetails
 from .core.status import StepStatus
 from .graph import TaskGraph, TaskSpec
+
+if TYPE_CHECKING:  # (the read models load SQLModel: not at import htdag)
+    from .core.models import RunDetails
 
 REPLAN_KEY = "replan"  # in a decomposer's context
 OUTPUT_SHOWN_CHARS = 2_000  # of each completed task's output, in the context

@@ -13,10 +13,12 @@ from ._goal import InvalidGoalError
 from ._record import DecompositionRecord
 from .base import Decomposer, NoDecomposition
 from .cache import AsyncPlanCache, CachedDecomposer, CacheHit, PlanCache
+from .hybrid import EngineCachedDecomposer, HybridDecomposer, default_decomposer
 from .llm import LLMDecomposer
 from .rules import Rule, RuleDecomposer, default_rules
 
 __all__ = ["Decomposer", "NoDecomposition", "Rule", "RuleDecomposer", "default_rules",
            "LLMDecomposer", "DecompositionRecord", "DecompositionFailed", "GoalTooLong",
            "EmptyCatalogue", "LLMConfigurationError", "UnknownModelError", "LLMProviderError",
-           "PlanCache", "AsyncPlanCache", "CacheHit", "CachedDecomposer", "InvalidGoalError"]
+           "PlanCache", "AsyncPlanCache", "CacheHit", "CachedDecomposer",
+           "HybridDecomposer", "EngineCachedDecomposer", "default_decomposer", "InvalidGoalError"]

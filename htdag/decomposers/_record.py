@@ -10,8 +10,11 @@ from typing import Any
 
 # The planner puts a DecompositionRecord under this key of a decomposer's context.
 RECORD_KEY = "decomposition"
+# ...and the AsyncEngine the plan will run on (the plan cache's) under this one.
+ENGINE_KEY = "engine"
 # Context keys that are the planner's, not the caller's (not shown to a model).
-PLANNER_KEYS = frozenset({"catalogue", RECORD_KEY, "depth", "max_depth", "max_tasks"})
+PLANNER_KEYS = frozenset({"catalogue", RECORD_KEY, ENGINE_KEY, "depth", "max_depth",
+                          "max_tasks"})
 ANSWER_KEPT_CHARS = 20_000  # of each attempt's answer, in the record
 
 

@@ -33,6 +33,7 @@ class EventKind(StrEnum):
     DECOMPOSITION_STARTED = "decomposition.started"
     DECOMPOSITION_COMPLETED = "decomposition.completed"
     DECOMPOSITION_FAILED = "decomposition.failed"
+    DECOMPOSITION_REPLANNED = "decomposition.replanned"  # a failed run planned again
     SUBGOAL_SUBMITTED = "subgoal.submitted"
     SUBGOAL_COMPLETED = "subgoal.completed"
     SUBGOAL_FAILED = "subgoal.failed"

@@ -54,8 +54,12 @@ def test_run_shows_subgoals_indented(dsn: str, capsys: pytest.CaptureFixture[str
     assert "timeline:" not in out
 
 
-def test_a_goal_no_rule_matches_is_an_error(dsn: str, capsys: pytest.CaptureFixture[str]
-                                            ) -> None:
+def test_a_goal_no_rule_matches_is_an_error(dsn: str, capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HTDAG_LLM_MODEL", raising=False)
     assert main(["--url", dsn, "run", "bake a cake"]) == 2
-    captured = capsys.readouterr()
-    assert "htdag: no rule matches the goal 'bake a cake'" in captured.err
+    err = capsys.readouterr().err
+    assert "htdag: no decomposer could plan 'bake a cake'" in err
+    assert "no rule matches the goal 'bake a cake'" in err  # each one says why
+    assert "the plan cache has no plan for this goal" in err
+    assert "configure a model (HTDAG_LLM_MODEL)" in err
