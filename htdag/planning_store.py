@@ -5,16 +5,12 @@ what they cost. The core's SQL is in htdag/core/store.py."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
 from typing import Any
 
-import psycopg
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from .core.db import Database
 from .core.engine import AsyncEngine
-from .core.errors import from_db_error
 from .decomposers._record import DecompositionRecord
 
 
@@ -27,16 +23,6 @@ class PlanningStore:
         """The planning store on an engine's database (and connection pool)."""
         return cls(engine.store.db)
 
-    async def _all(self, query: str, params: Sequence[Any] | Mapping[str, Any] = ()
-                   ) -> list[dict[str, Any]]:
-        try:
-            async with self.db.pool.connection() as conn:
-                cur = conn.cursor(row_factory=dict_row)
-                await cur.execute(query, params)
-                return await cur.fetchall()
-        except psycopg.Error as exc:
-            raise from_db_error(exc) from exc
-
     async def record_decomposition(self, goal: str, decomposer: str, graph: dict[str, Any],
                                    duration_ms: float, run_id: uuid.UUID | None,
                                    parent_run_id: uuid.UUID | None,
@@ -44,7 +30,7 @@ class PlanningStore:
         """Stores a decomposition and emits decomposition.completed; ``record``
         (from the decomposer) adds its attempts, tokens, cost and model."""
         r = record or DecompositionRecord()
-        rows = await self._all(
+        rows = await self.db.rows(
             "select htdag.record_decomposition(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
             " as id",
             (goal, decomposer, Jsonb(graph), duration_ms, run_id, parent_run_id,
@@ -55,6 +41,6 @@ class PlanningStore:
     async def list_decompositions(self, run_id: uuid.UUID | None = None,
                                   limit: int = 50) -> list[dict[str, Any]]:
         """The latest decompositions (of one run, or all), newest first."""
-        return await self._all(
+        return await self.db.rows(
             "select * from htdag.decompositions where (%(run)s::uuid is null or run_id = %(run)s)"
             " order by decomposition_id desc limit %(limit)s", {"run": run_id, "limit": limit})

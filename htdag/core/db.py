@@ -9,6 +9,7 @@ import re
 import select
 import time
 import weakref
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -16,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from .errors import DatabaseError
+from .errors import DatabaseError, from_db_error
 
 URL_VARIABLES = ("HTDAG_DATABASE_URL", "DATABASE_URL")
 MIGRATION_LOCK_KEY = 0x48_54_44_41_47  # "HTDAG": one migrator at a time
@@ -305,6 +307,28 @@ class Database:
 
     async def close(self) -> None:
         await self.pool.close()
+
+    async def rows(self, query: str, params: Sequence[Any] | Mapping[str, Any] = ()
+                   ) -> list[dict[str, Any]]:
+        """A statement's rows as dicts, on a pooled connection; a database error
+        comes out as htdag's typed error for it (from_db_error)."""
+        try:
+            async with self.pool.connection() as conn:
+                cur = conn.cursor(row_factory=dict_row)
+                await cur.execute(query, params)
+                return await cur.fetchall()
+        except psycopg.Error as exc:
+            raise from_db_error(exc) from exc
+
+    async def value(self, query: str, params: Sequence[Any] = ()) -> Any:
+        """The first column of a statement's first row (None without a row)."""
+        try:
+            async with self.pool.connection() as conn:
+                cur = await conn.execute(query, params)
+                row = await cur.fetchone()
+                return row[0] if row else None
+        except psycopg.Error as exc:
+            raise from_db_error(exc) from exc
 
 
 def redact(url: str) -> str:

@@ -10,11 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from .db import Database
-from .errors import from_db_error
 
 
 @dataclass(frozen=True)
@@ -101,22 +99,10 @@ class Store:
 
     async def _all(self, query: str, params: Sequence[Any] | Mapping[str, Any] = ()
                    ) -> list[dict[str, Any]]:
-        try:
-            async with self.db.pool.connection() as conn:
-                cur = conn.cursor(row_factory=dict_row)
-                await cur.execute(query, params)
-                return await cur.fetchall()
-        except psycopg.Error as exc:
-            raise from_db_error(exc) from exc
+        return await self.db.rows(query, params)
 
     async def _value(self, query: str, params: Sequence[Any] = ()) -> Any:
-        try:
-            async with self.db.pool.connection() as conn:
-                cur = await conn.execute(query, params)
-                row = await cur.fetchone()
-                return row[0] if row else None
-        except psycopg.Error as exc:
-            raise from_db_error(exc) from exc
+        return await self.db.value(query, params)
 
     # definitions -----------------------------------------------------------
 
