@@ -2,17 +2,19 @@
 -- claim returns (claim_tasks, pushes, and the tasks an exchange took as it
 -- created them). A single step's input is {"run": <run input>, <dep>: <dep
 -- output>, ...}; a map task's is its element.
--- Reads only; every row is reached by its full key (planner settings as in
--- claim_tasks, which calls it).
+-- Reads only; every row is reached by its full key.
+-- Planner settings: plan_cache_mode = force_generic_plan plans it once per
+-- session (without it a chain step's server work is about 1.4 times as much:
+-- benchmarks/compare_versions.py --work chain), and enable_seqscan = off keeps
+-- that plan, made while the tables were small, on the steps' key
+-- (tests/integration/sql/planner_settings/test_claimed_tasks_reads_each_step_by_key_after_many_flows.py
+-- shows the scan of every flow's steps it prevents).
 create or replace function htdag._claimed_tasks(p_task_ids bigint[])
 returns table (task_id bigint, claim_token uuid, run_id uuid, step_name text, task_index int,
                handler text, attempt int, timeout double precision, input jsonb)
 language plpgsql
 set search_path = ''
 set enable_seqscan = off
-set enable_bitmapscan = off
-set enable_hashjoin = off
-set enable_mergejoin = off
 set plan_cache_mode = force_generic_plan
 as $$
 begin

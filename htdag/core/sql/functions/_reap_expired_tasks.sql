@@ -3,14 +3,16 @@
 -- ('timed_out'), and the task is retried or, at max_attempts, failed, with an
 -- error that says how often its workers were lost. Returns how many it reaped.
 -- What it requeues is announced to every worker (_fail_task).
--- Locks: the expired tasks (skip locked). Planner settings as in claim_tasks: the
--- lease index, never a scan of the tasks.
+-- Locks: the expired tasks (skip locked).
+-- Planner setting: enable_seqscan = off, so that it reads tasks_lease_idx even
+-- with a plan cached while the tables were small
+-- (tests/integration/sql/planner_settings/test_reap_expired_tasks_reads_the_lease_index_after_a_burst.py
+-- shows the seq scan and sort of every task it prevents).
 create or replace function htdag._reap_expired_tasks()
 returns int
 language plpgsql
 set search_path = ''
 set enable_seqscan = off
-set enable_bitmapscan = off
 as $$
 declare
     v_task_id bigint;

@@ -2,17 +2,16 @@
 -- task.released, task.retrying, task.failed from the transition tables, in one
 -- insert, announced by one NOTIFY '<last id>:<count>'. Nothing when task events
 -- are off (_task_events_on).
--- The old and new rows are paired by key with a hash join, whatever their number
--- (enable_nestloop off): transition tables have no index, and a nested loop over
--- them is quadratic in the rows the statement changed. The plan is cached with the
--- row counts of the first call, and the callers turn hash joins off for their own
--- statements (see claim_tasks), so the join method is set here, not left to costs.
+-- Planner setting: enable_nestloop = off. Transition tables have no index, and
+-- the plan is cached with the row counts of the first calls (one row): a nested
+-- loop, quadratic in the rows a later statement changes
+-- (tests/integration/sql/planner_settings/test_task_events_joins_a_large_batch_by_hash.py
+-- shows it for a claim of 5,000 tasks).
 create or replace function htdag._task_events()
 returns trigger
 language plpgsql
 set search_path = ''
 set enable_nestloop = off
-set enable_hashjoin = on
 as $$
 declare
     v_last bigint;

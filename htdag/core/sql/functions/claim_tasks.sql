@@ -6,12 +6,11 @@
 -- statements made ready is the exchange's to take). A claim that finds nothing
 -- writes nothing: the task events trigger would run on empty transition tables.
 -- Locks: tasks with skip locked, in claim order.
--- Planner settings, for the duration of the call (and of the reaper it calls): a
--- claim must walk the ready index in order and stop after p_limit rows, and reach
--- everything else by key. Statistics lag behind a queue (a burst of new tasks, the
--- dead entries each claim leaves until the next vacuum, plans cached while the
--- tables were small), and with them the planner reads every queued row through a
--- bitmap or sequential scan and sorts them, on every claim: O(queue), not O(p_limit).
+-- Planner settings: enable_seqscan and enable_bitmapscan off, so that a claim
+-- walks tasks_queued_idx in order and stops after p_limit rows, with a plan
+-- cached while the queue was small as with a claim of many tasks from a long one
+-- (tests/integration/sql/planner_settings/test_claim_tasks_walks_the_ready_index_after_a_burst.py
+-- shows the seq scan, or bitmap scan, and sort of the whole queue they prevent).
 create or replace function htdag.claim_tasks(
     p_worker_id uuid, p_limit int, p_handlers text[], p_lease_seconds double precision)
 returns table (task_id bigint, claim_token uuid, run_id uuid, step_name text, task_index int,
@@ -20,9 +19,6 @@ language plpgsql
 set search_path = ''
 set enable_seqscan = off
 set enable_bitmapscan = off
-set enable_hashjoin = off
-set enable_mergejoin = off
-set plan_cache_mode = force_generic_plan
 as $$
 declare
     v_ids bigint[];

@@ -4,10 +4,13 @@
 -- tasks down (_count_down_steps), which starts what follows a completed step,
 -- creating its tasks started for p_offer's worker while they fit. Returns the
 -- ids of the tasks recorded (done) and what was made ready (made).
--- The planner settings keep every statement (and those of the functions it
--- calls) on index lookups and nested loops: the batch touches a few rows by key,
--- and statistics lag behind a queue (see claim_tasks), which otherwise turns a
--- completion into scans of the tasks and step_states tables.
+-- Planner settings, also for the functions it calls: plan_cache_mode =
+-- force_generic_plan plans its statements once per session (without it a chain
+-- step's server work is about 1.9 times as much: benchmarks/compare_versions.py
+-- --work chain), and enable_seqscan = off keeps those plans, made while the
+-- tables were small, off whole-table scans
+-- (tests/integration/sql/planner_settings/test_complete_tasks_reaches_rows_by_key_after_many_runs.py
+-- shows the scans of tasks and step_states it prevents).
 -- Lock order (every transition): the worker's row, task rows in task_id order,
 -- step states in (run_id, step_name) order, then runs.
 create or replace function htdag.complete_tasks(
@@ -17,9 +20,6 @@ create or replace function htdag.complete_tasks(
 language plpgsql
 set search_path = ''
 set enable_seqscan = off
-set enable_bitmapscan = off
-set enable_hashjoin = off
-set enable_mergejoin = off
 set plan_cache_mode = force_generic_plan
 as $$
 declare

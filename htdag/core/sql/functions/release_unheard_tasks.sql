@@ -3,12 +3,18 @@
 -- p_pushes_seen: how many pushed tasks the worker has heard of, all told (what
 -- was pushed beyond that is released now, so it is no longer owed).
 -- Locks the worker's row, then its tasks in task_id order.
+-- Planner settings: enable_seqscan = off and plan_cache_mode = force_custom_plan
+-- (it runs rarely: a plan per call costs nothing that matters), so that it reads
+-- tasks_lease_idx, not a plan cached while the tables were small
+-- (tests/integration/sql/planner_settings/test_release_unheard_tasks_reads_the_lease_index_after_a_burst.py
+-- shows the reads of every task that either setting alone leaves).
 create or replace function htdag.release_unheard_tasks(
     p_worker_id uuid, p_known bigint[], p_pushes_seen bigint default null)
 returns bigint[]
 language plpgsql
 set search_path = ''
 set enable_seqscan = off
+set plan_cache_mode = force_custom_plan
 as $$
 declare
     v_released bigint[];
