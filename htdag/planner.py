@@ -256,7 +256,8 @@ class Planner:
         if start_worker:
             await self.ensure_worker(engine)
         started = time.perf_counter()
-        run = await engine.start(flow, run_input, max_tasks=self.max_tasks)
+        run = await engine.start(flow, run_input, max_tasks=self.max_tasks,
+                                 max_depth=self.max_depth)
         timings["start_ms"] = (time.perf_counter() - started) * 1000
         await PlanningStore.of(engine).record_decomposition(
             graph.goal, decomposer, graph.model_dump(mode="json"), decompose_ms, run.run_id,

@@ -50,6 +50,7 @@ class Run(_HtdagTable, table=True):
     failed_at: datetime | None = None
     cancelled_at: datetime | None = None
     error_code: str | None = None  # an htdag.core.status.ErrorCode value
+    max_depth: int | None = None  # on a root run: its tree's depth limit
 
 
 class StepState(_HtdagTable, table=True):

@@ -14,6 +14,8 @@ from htdag.core.db import CORE, Layer
 from ._catalogue import diff, dump
 from .conftest import build_with_released_code, migrate
 
+RUNS_COLUMNS = 19  # htdag.runs's columns in the baseline
+
 
 def test_release_plus_migrations_has_the_catalogue_of_the_baseline(
         dsn: str, empty_dsn: str, tmp_path: Path) -> None:
@@ -45,4 +47,5 @@ def test_a_migration_the_baseline_lacks_shows_in_the_diff(dsn: str, empty_dsn: s
     migrate(empty_dsn, (Layer("core", core_copy),))
 
     drift = diff(dump(dsn), dump(empty_dsn))
-    assert "+column htdag.runs.label: text (position 19)" in drift.splitlines()
+    assert [line for line in drift.splitlines() if "htdag.runs.label" in line] == [
+        f"+column htdag.runs.label: text (position {RUNS_COLUMNS + 1})"]

@@ -79,14 +79,21 @@ async def test_the_depth_limit_fails_clearly_and_quickly(engine: AsyncEngine, wo
     assert {a["attempts_count"] for a in attempts} == {1}
 
 
-async def test_a_worker_s_max_depth_is_the_limit(engine: AsyncEngine, world: World) -> None:
-    async with running_worker(engine, worker_handlers(world), max_depth=2):
-        result = await acompose_from_goal("nest 2", engine=engine, decomposer=world.rules,
-                                          handlers=world.registry, timeout=20)
-        assert result.output == "bottom"
+async def test_the_root_run_s_max_depth_is_the_limit_whichever_worker_runs_it(
+        engine: AsyncEngine, world: World, db: Db) -> None:
+    shallow = Planner(world.rules, world.registry, max_depth=2, engine=engine)
+    async with running_worker(engine, worker_handlers(world), max_depth=10):
+        assert (await shallow.acompose("nest 2", timeout=20)).output == "bottom"
         with pytest.raises(RunFailed, match="is at depth 2, the limit is 2"):
-            await acompose_from_goal("nest 3", engine=engine, decomposer=world.rules,
-                                     handlers=world.registry, timeout=20)
+            await shallow.acompose("nest 3", start_worker=False, timeout=20)
+    # A worker's own max_depth is only the fallback for roots that keep none.
+    deep = Planner(world.rules, world.registry, max_depth=10, engine=engine)
+    async with running_worker(engine, worker_handlers(world), max_depth=2):
+        assert (await deep.acompose("nest 3", start_worker=False, timeout=20)).output == \
+            "bottom"
+    roots = await db.rows("select max_depth from htdag.runs where depth = 0"
+                          " order by started_at")
+    assert [r["max_depth"] for r in roots] == [2, 2, 10]
 
 
 async def test_a_planner_s_max_depth_limits_subgoals(engine: AsyncEngine, world: World) -> None:

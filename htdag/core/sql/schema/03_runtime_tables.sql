@@ -24,7 +24,10 @@ create table htdag.runs (
     completed_at timestamptz,
     failed_at timestamptz,
     cancelled_at timestamptz,
-    error_code htdag.error_code  -- a failed run's, when its failure has one
+    error_code htdag.error_code,  -- a failed run's, when its failure has one
+    -- On a root run: how many levels of child runs its tree may have (a child's
+    -- start is refused below it, whoever starts it).
+    max_depth int check (max_depth >= 0)
 );
 
 -- No key to htdag.steps: every write of a step state would check it, and
