@@ -21,6 +21,8 @@ unit`` on stdout, misses and wrong hits on stderr):
   (goals made from the groups' words and random values and topics).
 * ``cache_index_mb``: memory allocated (tracemalloc) by a fresh process-side
   index loading those entries.
+* ``cache_put_evicting_p50_ms``: a put into that cache at its size limit
+  (``max_entries``), each put evicting the least recently used entry.
 * ``llm_calls_saved_ratio``: a workload of each group's goal followed, later, by
   its repeat (every other group) or a paraphrase: half the goals repeat or
   paraphrase earlier ones; at most 0.5,
@@ -165,6 +167,20 @@ async def index_memory(engine: htdag.AsyncEngine) -> tuple[float, int]:
     return (after - before) / 2**20, len(fresh.index)
 
 
+async def evicting_puts(engine: htdag.AsyncEngine, data: dict[str, Any], entries: int
+                        ) -> float:
+    """The median time of a put into a cache at its limit (each evicts one)."""
+    cache = AsyncPlanCache(engine, max_entries=entries)
+    group = data["groups"][0]
+    times = []
+    for i in range(50):
+        started = time.perf_counter()
+        await cache.put(f"{group['goal']} for the evictions ({i})", group["plan"],
+                        data["catalogue"])
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
 async def saved_ratio(engine: htdag.AsyncEngine, data: dict[str, Any]) -> tuple[float, int]:
     """Half the goals are new (each group's goal), half repeat one seen before:
     its goal again (every other group) or a paraphrase, in a shuffled order."""
@@ -208,7 +224,8 @@ async def measure(url: str, saved_url: str, figure: Figure, note: Callable[..., 
         await engine.close()
     engine = await htdag.aconnect(url)
     try:
-        cache = AsyncPlanCache(engine)
+        # A limit above the entries here: each lookup below sees all of them.
+        cache = AsyncPlanCache(engine, max_entries=2 * SYNTHETIC)
         hit_rate, false_rate, _ = await quality(cache, data, note)
         started = time.perf_counter()
         await fill(cache, synthetic_goals(data, SYNTHETIC), data["catalogue"])
@@ -218,6 +235,7 @@ async def measure(url: str, saved_url: str, figure: Figure, note: Callable[..., 
         for _ in range(3):
             latencies.extend((await quality(cache, data, lambda *a: None))[2])
         mb, indexed = await index_memory(engine)
+        put_ms = await evicting_puts(engine, data, indexed)
         note(f"plan cache: {len(latencies)} lookups timed, {indexed} entries indexed, "
              f"{goals} goals in the saved-calls workload")
     finally:
@@ -227,6 +245,7 @@ async def measure(url: str, saved_url: str, figure: Figure, note: Callable[..., 
     figure("cache_lookup_p50_ms", statistics.median(latencies), "ms")
     figure("cache_lookup_p95_ms", statistics.quantiles(latencies, n=20)[18], "ms")
     figure("cache_index_mb", mb, "MB")
+    figure("cache_put_evicting_p50_ms", put_ms, "ms")
     figure("llm_calls_saved_ratio", ratio, "ratio")
 
 

@@ -15,6 +15,12 @@ are then re-bound (see _template). A plan is never served to a catalogue that
 lacks one of its handlers or has changed its parameter schema, and every hit is
 checked like any plan before it is returned.
 
+Every lookup emits ``cache.hit`` or ``cache.miss``, and every entry evicted
+``cache.evicted`` (events with no run). ``max_entries`` bounds the table: a put
+that takes it over evicts the least useful entries (see
+htdag.plan_cache_evict), and each process's index drops them at its next
+refresh.
+
 ``CachedDecomposer(inner, cache)`` looks up first and plans with ``inner`` on a
 miss; the plan it got is stored as pending, and becomes servable when the run
 that executes it completes (a trigger on the runs, so whichever process runs
@@ -33,7 +39,7 @@ from pydantic import ValidationError
 
 from ..core._portal import portal
 from ..core.engine import AsyncEngine
-from ..core.errors import HtdagError
+from ..core.errors import HtdagError, InvalidInput
 from ..core.sync import Engine
 from ..graph import TaskGraph, iter_references
 from ..handlers import HandlerRegistry
@@ -54,6 +60,8 @@ _log = logging.getLogger("htdag.cache")
 T = TypeVar("T")
 E = TypeVar("E", Engine, AsyncEngine)
 Handlers = Mapping[str, str | None]
+DEFAULT_MAX_ENTRIES = 10_000
+GOAL_IN_EVENTS = 200  # characters of a goal an event carries
 
 
 @dataclass(frozen=True)
@@ -71,11 +79,19 @@ class CacheHit:
 
 class AsyncPlanCache:
     """The plan cache on an async engine (see the module's doc). ``threshold``:
-    the least similarity of templates for a similar hit."""
+    the least similarity of templates for a similar hit; ``max_entries``: the
+    most entries (of any state) the table keeps after a put of this cache,
+    None for no limit."""
 
-    def __init__(self, engine: AsyncEngine, *, threshold: float = 0.5) -> None:
+    def __init__(self, engine: AsyncEngine, *, threshold: float = 0.5,
+                 max_entries: int | None = DEFAULT_MAX_ENTRIES) -> None:
+        if max_entries is not None and (isinstance(max_entries, bool)
+                                        or not isinstance(max_entries, int) or max_entries < 1):
+            raise InvalidInput(f"max_entries must be a whole number of at least 1 or None "
+                               f"(no limit), got {max_entries!r}")
         self.engine = engine
         self.threshold = threshold
+        self.max_entries = max_entries
         self.store = CacheStore(engine.db)
         self.index = CacheIndex()
         self.hits = 0
@@ -99,7 +115,7 @@ class AsyncPlanCache:
         """Stores many (goal, graph) plans in one transaction (to warm a cache)."""
         known = handler_fingerprints(catalogue)
         entries = [_entry(goal, graph, known) for goal, graph in plans]
-        ids = await self.store.put_many([e for e, _ in entries])
+        ids = await self.store.put_many([e for e, _ in entries], self.max_entries)
         self.index.add_many([(i, p.signature, p.template)
                              for i, (_, p) in zip(ids, entries, strict=True)])
         return ids
@@ -107,61 +123,59 @@ class AsyncPlanCache:
     async def _put(self, goal: str, graph: TaskGraph | Mapping[str, Any], catalogue: Any,
                    pending: bool) -> int:
         entry, parsed = _entry(goal, graph, handler_fingerprints(catalogue))
-        entry_id = await self.store.put(entry, pending)
+        entry_id = await self.store.put(entry, pending, self.max_entries)
         if not pending:
             self.index.add_many([(entry_id, parsed.signature, parsed.template)])
         return entry_id
 
     async def lookup(self, goal: str, catalogue: Any = None) -> CacheHit | None:
-        """The cached plan for ``goal``, re-bound to its values, or None."""
+        """The cached plan for ``goal``, re-bound to its values, or None. Emits
+        cache.hit or cache.miss."""
         parsed = parse_goal(goal)
         known = handler_fingerprints(catalogue)
         await self.refresh()
+        refused: list[dict[str, Any]] = []
         hit = None
         for row in await self.store.exact(parsed.key):
-            hit = self._serve(row, parsed, known, catalogue, 1.0, exact=True)
+            hit = self._serve(row, parsed, known, catalogue, 1.0, True, refused)
             if hit is not None:
                 break
         if hit is None:
-            hit = await self._similar(parsed, known, catalogue)
+            hit = await self._similar(parsed, known, catalogue, refused)
         if hit is None:
             self.misses += 1
+            await self.store.miss({"goal": parsed.goal[:GOAL_IN_EVENTS],
+                                   **(refused[0] if refused else {"reason": "no_match"})})
             return None
         self.hits += 1
-        await self.store.hit(hit.entry_id, hit.graph.model_dump(mode="json"), hit.score)
+        await self.store.hit(hit.entry_id, hit.graph.model_dump(mode="json"), hit.score,
+                             hit.exact, parsed.goal[:GOAL_IN_EVENTS])
         return hit
 
-    async def _similar(self, parsed: ParsedGoal, known: Handlers | None, catalogue: Any
-                       ) -> CacheHit | None:
+    async def _similar(self, parsed: ParsedGoal, known: Handlers | None, catalogue: Any,
+                       refused: list[dict[str, Any]]) -> CacheHit | None:
         scored = self.index.similar(parsed.signature, parsed.template, self.threshold, 5)
         if not scored:
             return None
         rows = {int(r["entry_id"]): r for r in await self.store.entries([i for i, _ in scored])}
         for entry_id, score in scored:
             row = rows.get(entry_id)
-            hit = None if row is None else \
-                self._serve(row, parsed, known, catalogue, score, exact=False)
+            if row is None:  # no longer active, never again (withdrawn or evicted): forget
+                self.index.remove(entry_id)
+                continue
+            hit = self._serve(row, parsed, known, catalogue, score, False, refused)
             if hit is not None:
                 return hit
         return None
 
     def _serve(self, row: Mapping[str, Any], parsed: ParsedGoal, known: Handlers | None,
-               catalogue: Any, score: float, exact: bool) -> CacheHit | None:
-        """The entry's plan for ``parsed``, if it may be served: score at least the
-        entry's own threshold, the catalogue serves its handlers, its values
-        re-bind, and the result is a valid graph."""
-        if score < float(row["min_score"]) or not serves(row["handlers"], known):
-            return None
-        old = [Value(s["kind"], s["text"], s["role"]) for s in row["slots"]]
-        graph = rebind(row["graph"], old, parsed.values)
-        if graph is None:
-            return None
-        graph["goal"] = parsed.goal
-        try:
-            plan = TaskGraph.parse(graph).check(None if known is None else set(known))
-        except HtdagError:
-            return None
-        if isinstance(catalogue, HandlerRegistry) and not _params_valid(plan, catalogue):
+               catalogue: Any, score: float, exact: bool, refused: list[dict[str, Any]]
+               ) -> CacheHit | None:
+        """The entry's plan for ``parsed`` as a hit if it may be served, else None
+        with why appended to ``refused`` (see _plan), the entry and the score."""
+        plan = _plan(row, parsed, known, catalogue, score)
+        if isinstance(plan, str):
+            refused.append({"reason": plan, "entry_id": int(row["entry_id"]), "score": score})
             return None
         return CacheHit(plan, score, int(row["entry_id"]), str(row["goal"]), exact)
 
@@ -173,17 +187,43 @@ class AsyncPlanCache:
         self.index.boundary = max(self.index.boundary, boundary)
 
     async def stats(self) -> dict[str, Any]:
-        """This process's hits and misses, its hit rate, and the table's entries
-        by state (``entries``: the active ones)."""
-        by_state = await self.store.counts()
+        """This process's hits and misses, its hit rate, the table's entries by
+        state (``entries``: the active ones) and ``evictions``: the entries
+        evicted by any process since the cache was made."""
+        by_state, evictions = await self.store.counts()
         looked = self.hits + self.misses
         return {"hits": self.hits, "misses": self.misses,
                 "hit_rate": self.hits / looked if looked else 0.0,
-                "entries": by_state.get("active", 0), "by_state": by_state}
+                "entries": by_state.get("active", 0), "by_state": by_state,
+                "evictions": evictions}
 
     async def entry(self, entry_id: int) -> dict[str, Any] | None:
         """An entry's row (state, hits, successes, failures, graph...), or None."""
         return await self.store.entry(entry_id)
+
+
+def _plan(row: Mapping[str, Any], parsed: ParsedGoal, known: Handlers | None,
+          catalogue: Any, score: float) -> TaskGraph | str:
+    """An entry's plan re-bound for ``parsed`` if it may be served: ``score`` at
+    least the entry's own threshold, the catalogue serves its handlers, its
+    values re-bind, and the result is a valid graph. Else why not: min_score,
+    catalogue, values, invalid_plan or params."""
+    if score < float(row["min_score"]):
+        return "min_score"
+    if not serves(row["handlers"], known):
+        return "catalogue"
+    old = [Value(s["kind"], s["text"], s["role"]) for s in row["slots"]]
+    graph = rebind(row["graph"], old, parsed.values)
+    if graph is None:
+        return "values"
+    graph["goal"] = parsed.goal
+    try:
+        plan = TaskGraph.parse(graph).check(None if known is None else set(known))
+    except HtdagError:
+        return "invalid_plan"
+    if isinstance(catalogue, HandlerRegistry) and not _params_valid(plan, catalogue):
+        return "params"
+    return plan
 
 
 def _params_valid(plan: TaskGraph, registry: HandlerRegistry) -> bool:
@@ -224,13 +264,14 @@ class PlanCache(Generic[E]):
     """``PlanCache(engine)``: the plan cache, with sync methods on a sync Engine
     and awaitable ones on an AsyncEngine; ``.aio`` is the async implementation."""
 
-    def __init__(self, engine: E, *, threshold: float = 0.5) -> None:
+    def __init__(self, engine: E, *, threshold: float = 0.5,
+                 max_entries: int | None = DEFAULT_MAX_ENTRIES) -> None:
         if not isinstance(engine, Engine | AsyncEngine):
             raise TypeError("PlanCache needs an engine: htdag.connect() or "
                             f"await htdag.aconnect(), got {type(engine).__name__}")
         self._sync = isinstance(engine, Engine)
         aengine = engine.aio if isinstance(engine, Engine) else engine
-        self.aio = AsyncPlanCache(aengine, threshold=threshold)
+        self.aio = AsyncPlanCache(aengine, threshold=threshold, max_entries=max_entries)
 
     def _call(self, coro: Coroutine[Any, Any, T]) -> T | Awaitable[T]:
         return portal().call(coro) if self._sync else coro
@@ -262,7 +303,8 @@ class PlanCache(Generic[E]):
     @overload
     def stats(self: PlanCache[AsyncEngine]) -> Awaitable[dict[str, Any]]: ...
     def stats(self) -> dict[str, Any] | Awaitable[dict[str, Any]]:
-        """Hits, misses and hit rate of this process, and the table's entries."""
+        """Hits, misses and hit rate of this process, the table's entries and
+        the evictions."""
         return self._call(self.aio.stats())
 
 

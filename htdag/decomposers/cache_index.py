@@ -48,6 +48,9 @@ class CacheIndex:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def __contains__(self, entry_id: object) -> bool:
+        return entry_id in self._entries
+
     def _vectorize(self, templates: list[str]) -> Any:
         if self._vectorizer is None:
             import numpy as np

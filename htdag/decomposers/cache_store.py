@@ -55,27 +55,33 @@ class CacheStore:
         except psycopg.Error as exc:
             raise from_db_error(exc) from exc
 
-    async def put(self, entry: NewEntry, pending: bool) -> int:
+    async def put(self, entry: NewEntry, pending: bool, max_entries: int | None) -> int:
+        """Stores an entry; a new one over ``max_entries`` evicts others."""
         rows = await self._all(
-            "select htdag.plan_cache_put(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) as id",
+            "select htdag.plan_cache_put(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) as id",
             (entry.goal, entry.goal_key, entry.normalised, entry.template, entry.signature,
              Jsonb(entry.slots), Jsonb(entry.graph), Jsonb(entry.handlers),
-             entry.catalogue_fp, pending))
+             entry.catalogue_fp, pending, max_entries))
         return int(rows[0]["id"])
 
-    async def put_many(self, entries: Sequence[NewEntry]) -> list[int]:
-        """Stores active entries in one transaction (see put)."""
+    async def put_many(self, entries: Sequence[NewEntry], max_entries: int | None
+                       ) -> list[int]:
+        """Stores active entries in one transaction (see put), then evicts down
+        to ``max_entries`` once."""
         ids = []
         try:
             async with self.db.pool.connection() as conn, conn.transaction():
                 for e in entries:
                     cur = await conn.execute(
-                        "select htdag.plan_cache_put(%s, %s, %s, %s, %s, %s, %s, %s, %s, false)",
+                        "select htdag.plan_cache_put(%s, %s, %s, %s, %s, %s, %s, %s, %s,"
+                        " false, null)",
                         (e.goal, e.goal_key, e.normalised, e.template, e.signature,
                          Jsonb(e.slots), Jsonb(e.graph), Jsonb(e.handlers), e.catalogue_fp))
                     row = await cur.fetchone()
                     assert row is not None
                     ids.append(int(row[0]))
+                if max_entries is not None:
+                    await conn.execute("select htdag.plan_cache_evict(%s)", (max_entries,))
         except psycopg.Error as exc:
             raise from_db_error(exc) from exc
         return ids
@@ -93,9 +99,15 @@ class CacheStore:
             f"select {_ENTRY_COLUMNS} from htdag.plan_cache"
             " where entry_id = any(%s) and state = 'active'", (list(entry_ids),))
 
-    async def hit(self, entry_id: int, graph: dict[str, Any], score: float) -> None:
-        await self._all("select htdag.plan_cache_hit(%s, %s, %s)",
-                        (entry_id, Jsonb(graph), score))
+    async def hit(self, entry_id: int, graph: dict[str, Any], score: float, exact: bool,
+                  goal: str) -> None:
+        """Counts a hit and emits cache.hit, in one statement."""
+        await self._all("select htdag.plan_cache_hit(%s, %s, %s, %s, %s)",
+                        (entry_id, Jsonb(graph), score, exact, goal))
+
+    async def miss(self, data: dict[str, Any]) -> None:
+        """Emits cache.miss with ``data`` (see htdag.plan_cache_miss)."""
+        await self._all("select htdag.plan_cache_miss(%s)", (Jsonb(data),))
 
     async def changes(self, after: int) -> tuple[int, list[Change]]:
         """The boundary to ask from next time and the entries changed since ``after``."""
@@ -104,10 +116,14 @@ class CacheStore:
         return boundary, [Change(int(r["entry_id"]), r["state"], r["signature"], r["template"])
                           for r in rows if r["entry_id"] is not None]
 
-    async def counts(self) -> dict[str, int]:
+    async def counts(self) -> tuple[dict[str, int], int]:
+        """Entries by state, and the evictions ever made."""
         rows = await self._all(
-            "select state::text as state, count(*) as n from htdag.plan_cache group by state", ())
-        return {r["state"]: int(r["n"]) for r in rows}
+            "select coalesce((select jsonb_object_agg(state, n) from (select state::text,"
+            " count(*) as n from htdag.plan_cache group by state) s), '{}') as by_state,"
+            " coalesce((select evictions from htdag.plan_cache_totals), 0) as evictions", ())
+        return ({k: int(v) for k, v in rows[0]["by_state"].items()},
+                int(rows[0]["evictions"]))
 
     async def entry(self, entry_id: int) -> dict[str, Any] | None:
         rows = await self._all(

@@ -34,6 +34,9 @@ class EventKind(StrEnum):
     DECOMPOSITION_COMPLETED = "decomposition.completed"
     DECOMPOSITION_FAILED = "decomposition.failed"
     DECOMPOSITION_REPLANNED = "decomposition.replanned"  # a failed run planned again
+    CACHE_HIT = "cache.hit"  # the plan cache served a plan (no run)
+    CACHE_MISS = "cache.miss"  # the plan cache had none to serve (no run)
+    CACHE_EVICTED = "cache.evicted"  # an entry went over the cache's size limit (no run)
     SUBGOAL_SUBMITTED = "subgoal.submitted"
     SUBGOAL_COMPLETED = "subgoal.completed"
     SUBGOAL_FAILED = "subgoal.failed"

@@ -40,6 +40,10 @@ def test_the_planning_layer_has_kinds_of_its_own() -> None:
     assert parse_kinds("subgoal") == {"subgoal.submitted", "subgoal.completed", "subgoal.failed"}
 
 
+def test_the_plan_cache_s_hits_misses_and_evictions_are_kinds() -> None:
+    assert parse_kinds("cache") == {"cache.hit", "cache.miss", "cache.evicted"}
+
+
 def test_every_kind_is_category_dot_name_as_the_table_requires() -> None:
     for kind in EventKind:
         category, _, name = kind.value.partition(".")

@@ -4,9 +4,12 @@
 -- replaces the older active ones of its goal and catalogue. A pending entry
 -- (p_pending) is not served until the run executing its plan completes: it
 -- gets a link that the decomposition of that run claims (by the graph's hash).
+-- A new entry that takes the cache over p_max_entries (null: no limit) evicts
+-- the least useful others (see plan_cache_evict).
 create or replace function htdag.plan_cache_put(
     p_goal text, p_goal_key text, p_normalised text, p_template text, p_signature text,
-    p_slots jsonb, p_graph jsonb, p_handlers jsonb, p_catalogue_fp text, p_pending boolean)
+    p_slots jsonb, p_graph jsonb, p_handlers jsonb, p_catalogue_fp text, p_pending boolean,
+    p_max_entries bigint)
 returns bigint
 language plpgsql
 set search_path = ''
@@ -27,6 +30,9 @@ begin
                 p_goal, p_goal_key, p_normalised, p_template, p_signature, p_slots, p_graph,
                 p_handlers, p_catalogue_fp)
         returning entry_id, state into v_id, v_state;
+        if p_max_entries is not null then
+            perform htdag.plan_cache_evict(p_max_entries, v_id);
+        end if;
     elsif v_state = 'pending' and not p_pending then
         update htdag.plan_cache set state = 'active', changed_tx = pg_current_xact_id()
          where entry_id = v_id;

@@ -2,7 +2,8 @@
 -- goal or a similar one (htdag.decomposers.PlanCache), shared by every process.
 -- An entry is 'pending' from its decomposition until its run completes, then
 -- 'active' (served); 'rejected' when that run failed; 'disabled' when the runs
--- it served failed; 'replaced' by a later plan of the same goal.
+-- it served failed; 'replaced' by a later plan of the same goal. A put over
+-- the cache's size limit deletes the least useful entries (plan_cache_evict).
 create type htdag.plan_cache_state as enum ('pending', 'active', 'rejected', 'disabled',
                                             'replaced');
 
@@ -48,3 +49,23 @@ create index plan_cache_runs_run_idx on htdag.plan_cache_runs (run_id) where run
 create index plan_cache_runs_entry_idx on htdag.plan_cache_runs (entry_id);
 create index plan_cache_runs_unclaimed_idx on htdag.plan_cache_runs (created_at)
     where run_id is null;
+
+-- Entries evicted (deleted) by the size limit, kept a day: processes drop them
+-- from their index at their next refresh (see plan_cache_changes).
+create table htdag.plan_cache_evictions (
+    entry_id bigint primary key,
+    evicted_at timestamptz not null default now(),
+    changed_tx xid8 not null default pg_current_xact_id()
+);
+create index plan_cache_evictions_changed_idx on htdag.plan_cache_evictions (changed_tx);
+create index plan_cache_evictions_at_idx on htdag.plan_cache_evictions (evicted_at);
+
+-- One row: entries evicted since the cache was made (for stats), and the
+-- entries counted at the last eviction with the highest entry id then (so that
+-- a put under the limit needs no count). Its lock serialises evictions.
+create table htdag.plan_cache_totals (
+    id boolean primary key default true check (id),
+    evictions bigint not null default 0 check (evictions >= 0),
+    counted bigint,
+    counted_upto bigint
+);
