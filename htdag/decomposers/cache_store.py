@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from ..core.db import Database
@@ -46,18 +45,9 @@ class CacheStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def _all(self, query: str, params: Sequence[Any]) -> list[dict[str, Any]]:
-        try:
-            async with self.db.pool.connection() as conn:
-                cur = conn.cursor(row_factory=dict_row)
-                await cur.execute(query, params)
-                return await cur.fetchall()
-        except psycopg.Error as exc:
-            raise from_db_error(exc) from exc
-
     async def put(self, entry: NewEntry, pending: bool, max_entries: int | None) -> int:
         """Stores an entry; a new one over ``max_entries`` evicts others."""
-        rows = await self._all(
+        rows = await self.db.rows(
             "select htdag.plan_cache_put(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) as id",
             (entry.goal, entry.goal_key, entry.normalised, entry.template, entry.signature,
              Jsonb(entry.slots), Jsonb(entry.graph), Jsonb(entry.handlers),
@@ -88,37 +78,37 @@ class CacheStore:
 
     async def exact(self, goal_key: str) -> list[dict[str, Any]]:
         """Active entries of a normalised goal, newest first."""
-        return await self._all(
+        return await self.db.rows(
             f"select {_ENTRY_COLUMNS} from htdag.plan_cache"
             " where goal_key = %s and state = 'active' order by entry_id desc limit 5",
             (goal_key,))
 
     async def entries(self, entry_ids: Sequence[int]) -> list[dict[str, Any]]:
         """Active entries by id (any order)."""
-        return await self._all(
+        return await self.db.rows(
             f"select {_ENTRY_COLUMNS} from htdag.plan_cache"
             " where entry_id = any(%s) and state = 'active'", (list(entry_ids),))
 
     async def hit(self, entry_id: int, graph: dict[str, Any], score: float, exact: bool,
                   goal: str) -> None:
         """Counts a hit and emits cache.hit, in one statement."""
-        await self._all("select htdag.plan_cache_hit(%s, %s, %s, %s, %s)",
+        await self.db.rows("select htdag.plan_cache_hit(%s, %s, %s, %s, %s)",
                         (entry_id, Jsonb(graph), score, exact, goal))
 
     async def miss(self, data: dict[str, Any]) -> None:
         """Emits cache.miss with ``data`` (see htdag.plan_cache_miss)."""
-        await self._all("select htdag.plan_cache_miss(%s)", (Jsonb(data),))
+        await self.db.rows("select htdag.plan_cache_miss(%s)", (Jsonb(data),))
 
     async def changes(self, after: int) -> tuple[int, list[Change]]:
         """The boundary to ask from next time and the entries changed since ``after``."""
-        rows = await self._all("select * from htdag.plan_cache_changes(%s)", (after,))
+        rows = await self.db.rows("select * from htdag.plan_cache_changes(%s)", (after,))
         boundary = int(rows[0]["boundary"]) if rows else after
         return boundary, [Change(int(r["entry_id"]), r["state"], r["signature"], r["template"])
                           for r in rows if r["entry_id"] is not None]
 
     async def counts(self) -> tuple[dict[str, int], int]:
         """Entries by state, and the evictions ever made."""
-        rows = await self._all(
+        rows = await self.db.rows(
             "select coalesce((select jsonb_object_agg(state, n) from (select state::text,"
             " count(*) as n from htdag.plan_cache group by state) s), '{}') as by_state,"
             " coalesce((select evictions from htdag.plan_cache_totals), 0) as evictions", ())
@@ -126,7 +116,7 @@ class CacheStore:
                 int(rows[0]["evictions"]))
 
     async def entry(self, entry_id: int) -> dict[str, Any] | None:
-        rows = await self._all(
+        rows = await self.db.rows(
             "select *, state::text as state from htdag.plan_cache where entry_id = %s",
             (entry_id,))
         return rows[0] if rows else None
