@@ -125,6 +125,33 @@ async def test_a_payload_too_large_for_notify_is_not_pushed(
         "select kind from htdag.events where kind like 'task.%%'")] == []
 
 
+@pytest.mark.parametrize("roots", [("a", "b"), ("a", "b", "m")])
+async def test_root_tasks_that_each_carry_the_input_are_not_pushed_over_the_limit(
+        store: Store, db: Db, notes: Notifications, roots: tuple[str, ...]) -> None:
+    # Each single root task's input is the whole run input: 4 KB each is too much
+    # for one push together (which would fail the start), but it starts queued.
+    await idle_worker(store, slots=8)
+
+    run_id = await start(store, flow_of("wide", *[(r, []) for r in roots]),
+                         {"text": "y" * 4_000})
+
+    assert {t["status"] for t in await db.tasks(run_id)} == {"queued"}
+    assert await notes.drain() == [("htdag_tasks", "")]
+    assert await worker_row(db) == {"idle_slots": 8, "tasks_pushed": 0}
+
+
+async def test_small_root_tasks_are_pushed_together(
+        store: Store, db: Db, notes: Notifications) -> None:
+    await idle_worker(store, slots=8)
+
+    run_id = await start(store, flow_of("wide", ("a", []), ("b", []), ("m", [])),
+                         {"text": "y" * 1_000})
+
+    assert {t["status"] for t in await db.tasks(run_id)} == {"started"}
+    [push] = await notes.drain()
+    assert len(json.loads(push[1])["tasks"]) == 3 and len(push[1]) < 7_000
+
+
 async def test_pushes_a_worker_never_heard_of_go_back_to_the_queue(
         store: Store, db: Db) -> None:
     await idle_worker(store)
