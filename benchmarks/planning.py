@@ -24,7 +24,6 @@ overhead from the graph's own shape.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import random
@@ -206,14 +205,7 @@ def main() -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import run_all
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", default=os.environ.get("HTDAG_BENCH_URL"),
-                        help="a server (default: HTDAG_BENCH_URL, else a fresh embedded one)")
-    args = parser.parse_args()
-    with run_all.server(args.url) as (admin_url, kind):
-        run_all.note(f"server: {kind}, {run_all.server_version(admin_url)}")
-        bench(admin_url)
-    return 0
+    return run_all.standalone(bench, __doc__)
 
 
 if __name__ == "__main__":

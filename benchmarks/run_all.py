@@ -65,7 +65,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -526,6 +526,19 @@ async def bench_database(url: str, admin_url: str, concurrency: int, runs: int) 
     figure("chain_step_overhead_ms", chain_step, "ms")
     figure("commit_latency_ms", quantile(commits, 0.5), "ms")
     figure("chain_step_vs_commit_ratio", chain_step / quantile(commits, 0.5), "ratio")
+
+
+def standalone(bench: Callable[[str], None], doc: str | None) -> int:
+    """A benchmark module run on its own: ``--url`` (default HTDAG_BENCH_URL, else a
+    fresh embedded server), then ``bench(admin_url)``."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
+    parser.add_argument("--url", default=os.environ.get("HTDAG_BENCH_URL"),
+                        help="a server (default: HTDAG_BENCH_URL, else a fresh embedded one)")
+    args = parser.parse_args()
+    with server(args.url) as (admin_url, kind):
+        note(f"server: {kind}, {server_version(admin_url)}")
+        bench(admin_url)
+    return 0
 
 
 def main() -> int:
