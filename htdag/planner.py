@@ -197,12 +197,14 @@ class Planner:
                        start_worker: bool, replan: int = 0) -> ComposeResult:
         graph, took, record = await self._planned(engine, goal, context or {}, None, {})
         carried: dict[str, Any] = {}
-        for attempt in range(1, replan + 2):
+        attempt = 0
+        while True:
             try:
                 return await self._run_graph(
                     engine, graph, record.decomposer or self.decomposer.name, took, options,
                     wait, timeout, start_worker, record, carried)
             except RunFailed as exc:
+                attempt += 1
                 if attempt > replan or exc.run_id is None:
                     raise
                 failed = exc.run_id
@@ -216,7 +218,6 @@ class Planner:
                     "attempt": attempt, "of": replan, "error": str(exc)[:500],
                     "carried": sorted(carried), "tasks": len(new.tasks)})
                 graph = new
-        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _planned(self, engine: AsyncEngine, goal: str, context: Mapping[str, Any],
                        run_id: uuid.UUID | None, about: dict[str, Any]

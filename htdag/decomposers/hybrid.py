@@ -56,18 +56,19 @@ class EngineCachedDecomposer(Decomposer):
 
     def __init__(self, inner: Decomposer | None = None) -> None:
         self.inner = inner
+        self._on_miss = inner or _Declines()
         self.name = "cache" if inner is None else f"cache+{inner.name}"
         self._by_engine: weakref.WeakKeyDictionary[AsyncEngine, CachedDecomposer] = (
             weakref.WeakKeyDictionary())
 
     async def decompose(self, goal: str, context: dict[str, Any]) -> TaskGraph:
         engine = context.get(ENGINE_KEY)
-        inner = self.inner or _Declines()
         if not isinstance(engine, AsyncEngine):
-            return await inner.decompose(goal, context)
+            return await self._on_miss.decompose(goal, context)
         cached = self._by_engine.get(engine)
         if cached is None:
-            cached = self._by_engine[engine] = CachedDecomposer(inner, AsyncPlanCache(engine))
+            cached = self._by_engine[engine] = CachedDecomposer(self._on_miss,
+                                                                AsyncPlanCache(engine))
         return await cached.decompose(goal, context)
 
 
