@@ -120,7 +120,7 @@ async def _run_goal(args: argparse.Namespace) -> None:
     try:
         print(f"database: {_where(engine.url)}")
         planner = Planner(default_decomposer(decomposer), handlers=handlers, engine=engine)
-        result = await planner.acompose(args.goal, wait=False)
+        result = await planner.acompose(args.goal, wait=False, optimize=args.optimize)
         await follow_run(engine, result.run_id, ProgressPrinter())
         try:
             output = await engine.wait(result.run_id, timeout=args.timeout)
@@ -227,6 +227,12 @@ async def _prune(args: argparse.Namespace) -> None:
         print(f"deleted {await aprune_events(engine, args.older_than)} events")
 
 
+async def _optimizer(args: argparse.Namespace) -> None:
+    from .optimizer.cli import run
+
+    await run(args)
+
+
 def _db(args: argparse.Namespace) -> None:
     from .core import embedded
 
@@ -269,6 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "default: HTDAG_LLM_MODEL, else the rules)")
     g.add_argument("--api-base", default=os.environ.get("HTDAG_LLM_API_BASE"),
                    help="an OpenAI-compatible server's URL (default: HTDAG_LLM_API_BASE)")
+    g.add_argument("--optimize", choices=["basic", "advanced", "aggressive"],
+                   help="apply options the optimizer learned from recorded runs")
 
     r = sub.add_parser("runs", help="list runs")
     r.add_argument("--status", choices=[s.value for s in RunStatus])
@@ -292,6 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--older-than", type=parse_duration, required=True,
                    help="age: seconds, or 15m, 12h, 7d")
 
+    from .optimizer.cli import add_parser as add_optimizer_parser
+
+    add_optimizer_parser(sub, parse_duration)
+
     db = sub.add_parser("db", help="the embedded PostgreSQL")
     db.add_argument("action", choices=["start", "stop", "status", "url"])
     return parser
@@ -302,7 +314,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     commands = {"worker": _worker, "demo": _demo, "run": _run_goal, "runs": _runs,
-                "status": _status, "cancel": _cancel, "events": _events, "prune-events": _prune}
+                "status": _status, "cancel": _cancel, "events": _events, "prune-events": _prune,
+                "optimizer": _optimizer}
     try:
         if args.command == "db":
             _db(args)

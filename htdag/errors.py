@@ -47,6 +47,7 @@ from .handlers import HandlerRegistrationError
 from .notifications.events import UnknownEventKindError
 from .notifications.sinks import SinkError
 from .notifications.stream import UnknownEventError
+from .optimizer.learner_errors import InvalidLearnerSetting, StepCycleError, UnknownStepDependency
 
 __all__ = [
     "HtdagError",
@@ -60,6 +61,8 @@ __all__ = [
     "DecompositionFailed", "GoalTooLong", "EmptyCatalogue", "InvalidGoalError",
     # models (the LLM decomposer)
     "LLMConfigurationError", "UnknownModelError", "LLMProviderError",
+    # the optimizer
+    "InvalidLearnerSetting", "StepCycleError", "UnknownStepDependency",
     # lookups
     "UnknownFlowError", "UnknownRunError", "UnknownHandlerError", "UnknownEventError",
     "UnknownEventKindError",

@@ -86,8 +86,11 @@ def map_items(inp: dict[str, Any], ctx: TaskContext) -> list[dict[str, Any]]:
 def planning_handlers(registry: HandlerRegistry,
                       subgoal: Callable[..., Any]) -> dict[str, Callable[..., Any]]:
     """Every engine handler a worker needs to run graphs over ``registry``."""
+    # Imported here: htdag.optimizer is not imported by ``import htdag``.
+    from .optimizer.restructure import FUSED, fused_chain_handler
+
     return {**registry.engine_handlers(), MAP_ITEMS: map_items, SUBGOAL: subgoal,
-            CARRIED: carried_output}
+            CARRIED: carried_output, FUSED: fused_chain_handler(registry)}
 
 
 def carried_output(inp: dict[str, Any], ctx: TaskContext) -> Any:

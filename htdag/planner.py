@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 from .core._json import reject_nul
 from .core._portal import portal
@@ -30,8 +30,13 @@ from .handlers import HandlerRegistrationError, HandlerRegistry, default_registr
 from .planning_store import PlanningStore
 from .replan import REPLAN_KEY, carried_outputs, completed_outputs, replan_context
 
+if TYPE_CHECKING:
+    from .optimizer import Optimization, Optimizer
+
 Handlers = HandlerRegistry | Mapping[str, Callable[..., Any]] | None
 EngineRef = Engine | AsyncEngine | None
+# A level ("basic", "advanced", "aggressive"), an Optimizer, or False for none.
+Optimize = Union[str, "Optimizer", bool, None]
 T = TypeVar("T")
 
 
@@ -45,6 +50,8 @@ class ComposeResult:
     status: RunStatus
     output: Any = None
     timings: dict[str, float] = field(default_factory=dict)
+    # What the optimizer applied (compose with optimize=, or a Planner's optimizer).
+    optimization: Optimization | None = None
 
 
 def _registry(handlers: Handlers) -> HandlerRegistry:
@@ -65,11 +72,15 @@ class Planner:
     nesting and ``max_tasks`` the tasks of a root run and all its children.
     ``engine`` (a sync or async engine) is where its runs go; without one, it
     connects on first use (HTDAG_DATABASE_URL, DATABASE_URL, else the embedded
-    server) and every call may then pass ``engine=`` to use another."""
+    server) and every call may then pass ``engine=`` to use another.
+    ``optimizer`` (an Optimizer, or a level such as "advanced") learns the step
+    options of every graph it builds, subgoals' included; a call's ``optimize=``
+    overrides it (False: none)."""
 
     def __init__(self, decomposer: Decomposer | None = None, handlers: Handlers = None, *,
                  max_depth: int = 10, max_tasks: int | None = None,
-                 engine: EngineRef = None) -> None:
+                 engine: EngineRef = None, optimizer: Optimize = None) -> None:
+        self.optimizer = _as_optimizer(optimizer)
         self.decomposer = decomposer or default_decomposer()
         self.registry = _registry(handlers)
         self.max_depth = max_depth
@@ -86,7 +97,7 @@ class Planner:
                         self.registry if handlers is None else handlers,
                         max_depth=self.max_depth if max_depth is None else max_depth,
                         max_tasks=self.max_tasks if max_tasks is None else max_tasks,
-                        engine=self._engine)
+                        engine=self._engine, optimizer=self.optimizer)
         other._engine_from = self._engine_from or self
         return other
 
@@ -121,27 +132,33 @@ class Planner:
     async def acompose(self, goal: str, *, engine: EngineRef = None, wait: bool = True,
                        timeout: float | None = None, context: Mapping[str, Any] | None = None,
                        options: StepOverrides | None = None, start_worker: bool = True,
-                       replan: int = 0) -> ComposeResult:
+                       replan: int = 0, optimize: Optimize = None) -> ComposeResult:
         """Decomposes ``goal``, builds its flow, starts it and (by default) waits
         for its output; starts a worker in this process when none serves it.
         ``replan``: when the run fails, plan again (told the failed graph, the
         error and the completed tasks' outputs) and run the new plan, at most
-        this many times; tasks that completed unchanged are not run again."""
+        this many times; tasks that completed unchanged are not run again.
+        ``optimize``: "basic", "advanced", "aggressive" or an Optimizer (see
+        htdag.optimizer); ``options`` set by hand win over learned ones."""
         if isinstance(replan, bool) or not isinstance(replan, int) or replan < 0:
             raise InvalidInput(f"replan must be a whole number of times >= 0, not {replan!r}")
         if replan and not wait:
             raise InvalidInput("replan needs wait=True: a failed run is planned again only "
                                "while the call waits for it")
+        optimizer = self._optimizer(optimize)
         return await self._on_engine(engine, lambda eng: self._compose(
-            eng, goal, context, options, wait, timeout, start_worker, replan))
+            eng, goal, context, options, wait, timeout, start_worker, replan, optimizer))
 
     async def acompose_graph(self, graph: TaskGraph | Mapping[str, Any], *,
                              engine: EngineRef = None, wait: bool = True,
                              timeout: float | None = None, options: StepOverrides | None = None,
-                             start_worker: bool = True) -> ComposeResult:
+                             start_worker: bool = True, optimize: Optimize = None
+                             ) -> ComposeResult:
         """Builds, starts and (by default) waits for a task graph."""
+        optimizer = self._optimizer(optimize)
         return await self._on_engine(engine, lambda eng: self._run_graph(
-            eng, graph, "given", 0.0, options, wait, timeout, start_worker))
+            eng, graph, "given", 0.0, options, wait, timeout, start_worker,
+            optimizer=optimizer))
 
     async def acompose_many(self, goals: Iterable[str], **options: Any) -> list[ComposeResult]:
         """Composes several goals concurrently; results in the order of the goals."""
@@ -158,6 +175,9 @@ class Planner:
 
     def compose_many(self, goals: Iterable[str], **options: Any) -> list[ComposeResult]:
         return portal().call(self.acompose_many(list(goals), **options))
+
+    def _optimizer(self, optimize: Optimize) -> Optimizer | None:
+        return self.optimizer if optimize is None else _as_optimizer(optimize)
 
     # engines ----------------------------------------------------------------------
 
@@ -194,7 +214,8 @@ class Planner:
 
     async def _compose(self, engine: AsyncEngine, goal: str, context: Mapping[str, Any] | None,
                        options: StepOverrides | None, wait: bool, timeout: float | None,
-                       start_worker: bool, replan: int = 0) -> ComposeResult:
+                       start_worker: bool, replan: int = 0, optimizer: Optimizer | None = None
+                       ) -> ComposeResult:
         graph, took, record = await self._planned(engine, goal, context or {}, None, {})
         carried: dict[str, Any] = {}
         attempt = 0
@@ -202,7 +223,7 @@ class Planner:
             try:
                 return await self._run_graph(
                     engine, graph, record.decomposer or self.decomposer.name, took, options,
-                    wait, timeout, start_worker, record, carried)
+                    wait, timeout, start_worker, record, carried, optimizer)
             except RunFailed as exc:
                 attempt += 1
                 if attempt > replan or exc.run_id is None:
@@ -246,24 +267,37 @@ class Planner:
                          decomposer: str, decompose_ms: float, options: StepOverrides | None,
                          wait: bool, timeout: float | None, start_worker: bool,
                          record: DecompositionRecord | None = None,
-                         carried: Mapping[str, Any] | None = None) -> ComposeResult:
+                         carried: Mapping[str, Any] | None = None,
+                         optimizer: Optimizer | None = None) -> ComposeResult:
         graph = graph if isinstance(graph, TaskGraph) else TaskGraph.parse(graph)
         graph.check(self.registry)
         timings = {"decompose_ms": decompose_ms}
         started = time.perf_counter()
-        flow, run_input = build_flow(graph, options=options, name=_flow_name(graph),
+        optimization = None
+        built, learned = graph, options
+        if optimizer is not None:
+            # Carried tasks keep their ids: a replanned graph is never restructured.
+            optimization = await optimizer.aoptimize(graph, engine, restructure=not carried)
+            built, learned = optimization.graph, _merged(optimization.options, options)
+            timings["optimize_ms"] = (time.perf_counter() - started) * 1000
+            await optimizer.aapply(optimization, engine)
+        flow, run_input = build_flow(built, options=learned, name=_flow_name(graph),
                                      carried=carried)
-        timings["build_ms"] = (time.perf_counter() - started) * 1000
+        timings["build_ms"] = (time.perf_counter() - started) * 1000 - timings.get(
+            "optimize_ms", 0.0)
         if start_worker:
             await self.ensure_worker(engine)
         started = time.perf_counter()
         run = await engine.start(flow, run_input, max_tasks=self.max_tasks,
                                  max_depth=self.max_depth)
         timings["start_ms"] = (time.perf_counter() - started) * 1000
+        if optimizer is not None and optimization is not None:
+            await optimizer.arecord(optimization, flow.hash, run.run_id, engine)
         await PlanningStore.of(engine).record_decomposition(
             graph.goal, decomposer, graph.model_dump(mode="json"), decompose_ms, run.run_id,
             None, record)
-        result = ComposeResult(run.run_id, graph, decomposer, RunStatus.RUNNING, timings=timings)
+        result = ComposeResult(run.run_id, graph, decomposer, RunStatus.RUNNING, timings=timings,
+                               optimization=optimization)
         if wait:
             started = time.perf_counter()
             try:
@@ -314,9 +348,17 @@ class Planner:
             graph, took, record = await self._decompose_subgoal(ctx, str(goal_or_graph),
                                                                 context)
             name = record.decomposer or self.decomposer.name
-        flow, run_input = build_flow(graph, name=_flow_name(graph))
+        optimization = None
+        if self.optimizer is not None:
+            optimization = await self.optimizer.aoptimize(graph, ctx.engine)
+            await self.optimizer.aapply(optimization, ctx.engine)
+        flow, run_input = build_flow(optimization.graph if optimization else graph,
+                                     options=optimization.options if optimization else None,
+                                     name=_flow_name(graph))
         child = await ctx.start_child_run(flow, run_input, wait=wait)
         child_id = child.run_id if isinstance(child, WaitForRun) else child
+        if self.optimizer is not None and optimization is not None:
+            await self.optimizer.arecord(optimization, flow.hash, child_id, ctx.engine)
         store = ctx.engine.store
         await PlanningStore.of(ctx.engine).record_decomposition(
             graph.goal, name, graph.model_dump(mode="json"), took, child_id, ctx.run_id, record)
@@ -349,6 +391,31 @@ class Planner:
         spec = resolve(inp["run"]["params"][ctx.step], outputs)
         return await self.submit_subgoal(ctx, spec["goal"], True,
                                          dict(spec.get("context") or {}))
+
+
+def _as_optimizer(optimize: Optimize) -> Optimizer | None:
+    """An Optimizer from what ``optimizer=``/``optimize=`` take (None, False: none)."""
+    if optimize is None or optimize is False:
+        return None
+    from .optimizer import Optimizer
+
+    if isinstance(optimize, Optimizer):
+        return optimize
+    if optimize is True:
+        return Optimizer(level="basic")
+    if isinstance(optimize, str):
+        return Optimizer(level=optimize)  # type: ignore[arg-type]  # it checks the level
+    raise InvalidInput(f"optimize takes a level ('basic', 'advanced', 'aggressive'), an "
+                       f"Optimizer or False, not {type(optimize).__name__}")
+
+
+def _merged(learned: Mapping[str, Mapping[str, Any]], given: StepOverrides | None
+            ) -> dict[str, dict[str, Any]]:
+    """Learned options by task id, with options given by hand winning."""
+    merged = {task: dict(opts) for task, opts in learned.items()}
+    for task, opts in (given or {}).items():
+        merged.setdefault(task, {}).update(opts)
+    return merged
 
 
 def _flow_name(graph: TaskGraph) -> str:

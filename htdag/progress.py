@@ -67,7 +67,7 @@ class ProgressPrinter:
                 quarter = max(1, counts[1] // 4)
                 if counts[0] % quarter == 0 and counts[0] < counts[1]:
                     self._line(event, f"{event.step}: {counts[0]}/{counts[1]} done")
-        elif kind in ("task.retrying", "task.timed_out") and event.step:
+        elif kind in ("task.retrying", "task.timed_out", "task.lost") and event.step:
             self._line(event, f"{event.step}[{event.task_index}]: {kind.split('.')[1]} "
                               f"(attempt {data.get('attempt')}): {data.get('error')}")
 

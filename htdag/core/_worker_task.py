@@ -15,6 +15,7 @@ from ._threads import DaemonThreads
 from .context import TaskContext, WaitForRun, context_parameter
 from .definitions import Flow, HandlerFn
 from .errors import NonRetryableError, TaskCancelled
+from .status import ErrorCode
 from .store import ClaimedTask, Completion, Failure
 
 # What an attempt comes to; None when there is nothing to report (the worker
@@ -73,7 +74,7 @@ class TaskRunner:
                                              describe(exc), True)
         except _TimedOut:
             return Failure(task.task_id, task.claim_token,
-                           f"timed out after {task.timeout:g}s", True)
+                           f"timed out after {task.timeout:g}s", True, ErrorCode.TIMED_OUT.value)
         except NonRetryableError as exc:
             return Failure(task.task_id, task.claim_token, describe(exc), False,
                            exc.error_code)

@@ -54,7 +54,7 @@ class Step:
             "handler": self.handler,
             "kind": self.kind.value,
             "depends_on": sorted(self.depends_on),
-            "options": self.options.model_dump(),
+            "options": self.options.to_definition(),
         }
 
 

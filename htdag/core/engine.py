@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Self
 
 import psycopg
@@ -21,6 +22,7 @@ from ._retry import backoff, retry
 from .db import Database
 from .definitions import Flow, HandlerFn
 from .errors import (
+    InvalidOptionError,
     RunCancelled,
     RunFailed,
     UnknownFlowError,
@@ -32,7 +34,7 @@ from .status import RunStatus
 from .store import Store
 
 if TYPE_CHECKING:
-    from .models import Run, RunDetails, WorkerInfo
+    from .models import HandlerStats, Run, RunDetails, WorkerInfo
     from .worker import Worker
 
 RunId = uuid.UUID | str
@@ -214,6 +216,38 @@ class AsyncEngine:
         from .models import WorkerInfo
 
         return [WorkerInfo.model_validate(w) for w in await self.store.list_workers()]
+
+    async def handler_stats(self, since: datetime | None = None) -> list[HandlerStats]:
+        """Per handler, its attempts finished since ``since`` (all kept when None):
+        counts by outcome, duration quantiles, queue wait, frequent errors."""
+        from .models import HandlerStats
+
+        return [HandlerStats.model_validate(r) for r in await self.store.handler_stats(since)]
+
+    async def prune_attempts(self, older_than: timedelta | float | None = None) -> int:
+        """Deletes recorded attempts older than ``older_than`` (seconds or a
+        timedelta), or than the ``attempt_retention_days`` setting (30 days);
+        returns how many. The optimizer learns from what is kept."""
+        seconds = older_than.total_seconds() if isinstance(older_than, timedelta) else older_than
+        if seconds is not None and seconds < 0:
+            raise ValueError(f"older_than must be >= 0, not {seconds}")
+        return await self.store.prune_attempts(seconds)
+
+    async def set_concurrency_limit(self, key: str, max_running: int | None) -> int | None:
+        """At most ``max_running`` tasks of steps with ``concurrency_key=key`` run
+        at once, over every worker on this database (None: no limit). Returns the
+        previous limit."""
+        if max_running is not None and (isinstance(max_running, bool)
+                                        or not isinstance(max_running, int) or max_running < 1):
+            raise InvalidOptionError(f"max_running must be an int >= 1 or None, "
+                                     f"not {max_running!r}")
+        if not isinstance(key, str) or not key:
+            raise InvalidOptionError(f"a concurrency key is a non-empty string, not {key!r}")
+        return await self.store.set_concurrency_limit(key, max_running)
+
+    async def concurrency_limits(self) -> dict[str, int]:
+        """Every concurrency key's limit."""
+        return await self.store.concurrency_limits()
 
     def worker(self, handlers: Handlers, **options: Any) -> Worker:
         """A worker for these handlers (run it with ``await worker.run()``)."""

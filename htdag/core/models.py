@@ -103,6 +103,27 @@ class Task(_HtdagTable, table=True):
     output: Any = Field(default=None, sa_column=Column(JSONB))
     error: str | None = None
     waiting_for_run_id: uuid.UUID | None = None
+    concurrency_key: str | None = None  # its step's
+
+
+class HandlerStats(BaseModel):
+    """A handler's recorded attempts (htdag.handler_stats): how many, by outcome,
+    the quantiles of its successful durations in seconds (None without one), the
+    mean queue wait, and its most frequent error fingerprints with their counts."""
+
+    handler: str
+    attempts: int
+    ok: int
+    errors: int
+    timeouts: int
+    lost: int
+    cancelled: int
+    p50: float | None = None
+    p90: float | None = None
+    p99: float | None = None
+    p999: float | None = None
+    mean_queue_wait: float | None = None
+    failures: dict[str, int] = {}
 
 
 class WorkerInfo(_HtdagTable, table=True):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ._validation import describe_validation_error
 from .errors import InvalidOptionError
@@ -21,6 +21,7 @@ MAX_ATTEMPTS = 1000
 # assumes it.
 MAX_SECONDS = 365 * 86400.0
 _INT4 = 2**31  # priority is an int column
+_UNSET_OMITTED = frozenset({"concurrency_key", "fail_fast", "retry_budget"})
 
 
 class StepOptions(BaseModel):
@@ -42,6 +43,16 @@ class StepOptions(BaseModel):
                                   description="seconds one attempt may take; none: no limit")
     priority: int = Field(default=0, ge=-_INT4, lt=_INT4,
                           description="higher is claimed first")
+    concurrency_key: str | None = Field(
+        default=None, min_length=1, max_length=200,
+        description="tasks sharing a key run at most the key's limit at once, over every "
+                    "worker (engine.set_concurrency_limit)")
+    fail_fast: tuple[str, ...] | None = Field(
+        default=None, max_length=100,
+        description="error fingerprints that fail the task at once, without a retry")
+    retry_budget: float | None = Field(
+        default=None, gt=0, le=1,
+        description="at most this share of the handler's last 1,000 attempts may be retries")
 
     def __init__(self, **options: Any) -> None:
         try:
@@ -61,12 +72,24 @@ class StepOptions(BaseModel):
                                  + ", ".join(cls.model_fields))
         return data
 
+    @field_validator("fail_fast", mode="before")
+    @classmethod
+    def _fingerprints_as_tuple(cls, value: Any) -> Any:
+        # JSON (a flow read back, a graph from a model) gives a list.
+        return tuple(value) if isinstance(value, list) else value
+
     @model_validator(mode="after")
     def _delays_in_order(self) -> StepOptions:
         if self.max_delay < self.base_delay:
             raise ValueError(f"max_delay ({self.max_delay:g}) must be >= base_delay "
                              f"({self.base_delay:g}): raise max_delay or lower base_delay")
         return self
+
+    def to_definition(self) -> dict[str, Any]:
+        """As a flow's definition stores them: the optimizer's options only when
+        set, so flows that do not use them keep their content hash."""
+        dumped = self.model_dump(mode="json")
+        return {k: v for k, v in dumped.items() if v is not None or k not in _UNSET_OMITTED}
 
     def updated(self, changes: Mapping[str, Any]) -> StepOptions:
         """A copy with ``changes`` applied, checked like a new one."""

@@ -42,3 +42,5 @@ class ErrorCode(StrEnum):
     """What stopped a failed run (runs.error_code), where it decides what follows."""
 
     LIMIT_REACHED = "limit_reached"  # not retried by the task waiting for the run
+    TIMED_OUT = "timed_out"  # a step's timeout ran out on the task's last attempt
+

@@ -7,6 +7,7 @@ import contextlib
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -309,6 +310,28 @@ class Store:
     async def prune_events(self, older_than_seconds: float) -> int:
         return int(await self._value("select htdag.prune_events(make_interval(secs => %s))",
                                      (older_than_seconds,)))
+
+    async def prune_attempts(self, older_than_seconds: float | None) -> int:
+        return int(await self._value(
+            "select htdag.prune_attempts(make_interval(secs => %s))", (older_than_seconds,)))
+
+    async def handler_stats(self, since: datetime | None) -> list[dict[str, Any]]:
+        return await self._all("select * from htdag.handler_stats(%s)", (since,))
+
+    async def attempt_metrics(self, handler: str | None, key: str | None,
+                              since: datetime | None, limit: int) -> list[dict[str, Any]]:
+        return await self._all("select * from htdag.attempt_metrics(%s, %s, %s, %s)",
+                               (handler, key, since, limit))
+
+    async def set_concurrency_limit(self, key: str, max_running: int | None) -> int | None:
+        value = await self._value("select htdag.set_concurrency_limit(%s, %s)",
+                                  (key, max_running))
+        return None if value is None else int(value)
+
+    async def concurrency_limits(self) -> dict[str, int]:
+        rows = await self._all("select key, max_running from htdag.concurrency_limits"
+                               " order by key", ())
+        return {r["key"]: int(r["max_running"]) for r in rows}
 
     async def set_setting(self, key: str, value: Any) -> None:
         await self._value(

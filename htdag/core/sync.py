@@ -7,6 +7,7 @@ import asyncio
 import atexit
 import contextlib
 import uuid
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Self
 
 from ._portal import portal
@@ -14,8 +15,8 @@ from .engine import AsyncEngine, AsyncRun, FlowRef, Handlers, RunId
 from .status import RunStatus
 
 if TYPE_CHECKING:
+    from .models import HandlerStats, RunDetails, WorkerInfo
     from .models import Run as RunRow
-    from .models import RunDetails, WorkerInfo
     from .worker import Worker
 
 
@@ -109,6 +110,18 @@ class Engine:
 
     def list_workers(self) -> list[WorkerInfo]:
         return portal().call(self.aio.list_workers())
+
+    def handler_stats(self, since: datetime | None = None) -> list[HandlerStats]:
+        return portal().call(self.aio.handler_stats(since))
+
+    def prune_attempts(self, older_than: timedelta | float | None = None) -> int:
+        return portal().call(self.aio.prune_attempts(older_than))
+
+    def set_concurrency_limit(self, key: str, max_running: int | None) -> int | None:
+        return portal().call(self.aio.set_concurrency_limit(key, max_running))
+
+    def concurrency_limits(self) -> dict[str, int]:
+        return portal().call(self.aio.concurrency_limits())
 
     def start_worker(self, handlers: Handlers, **options: Any) -> BackgroundWorker:
         """Starts a worker in this process, in the background; stop() it when done."""

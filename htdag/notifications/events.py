@@ -25,7 +25,8 @@ class EventKind(StrEnum):
     TASK_FAILED = "task.failed"
     TASK_RETRYING = "task.retrying"
     TASK_RELEASED = "task.released"
-    TASK_TIMED_OUT = "task.timed_out"
+    TASK_TIMED_OUT = "task.timed_out"  # the step's timeout ran out
+    TASK_LOST = "task.lost"  # its lease expired: the worker died or went silent
     WORKER_JOINED = "worker.joined"
     WORKER_STOPPED = "worker.stopped"
     WORKER_LOST = "worker.lost"

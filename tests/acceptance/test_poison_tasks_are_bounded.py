@@ -87,7 +87,7 @@ def test_a_task_that_kills_its_workers_fails_after_max_attempts_saying_so(
             assert ("lease expired: the worker running it died or went silent "
                     "(3 times for this task) (attempt 3 of 3)") == caught.value.error
             outcomes = [(a["attempt"], a["outcome"]) for a in attempts_of(dsn, [run.run_id])]
-            assert outcomes == [(1, "timed_out"), (2, "timed_out"), (3, "timed_out")]
+            assert outcomes == [(1, "lost"), (2, "lost"), (3, "lost")]
             # The last worker started lives on: nothing is left for it to die of.
             assert worker.alive()
             assert engine.start(fine_flow, 1).wait(timeout=20)["fine"]["pid"] == worker.pid

@@ -73,7 +73,7 @@ def test_killed_worker_loses_its_task_to_another_worker(dsn: str, tmp_path: Path
         attempts = [(a["step_name"], a["attempt"], a["outcome"], a["worker_id"])
                     for a in attempts_of(dsn, [run.run_id])]
         assert attempts == [
-            ("slow", 1, "timed_out", first_id),
+            ("slow", 1, "lost", first_id),
             ("slow", 2, "completed", second_id),
             ("finish", 1, "completed", second_id),
         ]

@@ -87,7 +87,7 @@ def test_a_run_completes_after_the_worker_of_its_waiting_task_was_killed(
                     for a in attempts_of(dsn, [root, child.run_id])]
         assert sorted(attempts) == sorted([
             ("sub", 1, "completed", first_id),
-            ("gate", 1, "timed_out", first_id),
+            ("gate", 1, "lost", first_id),
             ("gate", 2, "completed", second_id),
             ("finish", 1, "completed", second_id)])
         assert sorted(p.name for p in markers.iterdir()) == [

@@ -116,7 +116,7 @@ async def test_a_task_whose_worker_died_times_out_and_is_run_again(
     async with running_worker(engine, [flow]) as worker:
         events = await run_events(engine, run.run_id)
 
-    assert kinds(events) == ["run.started", "step.started", "task.started", "task.timed_out",
+    assert kinds(events) == ["run.started", "step.started", "task.started", "task.lost",
                              "task.retrying", "task.started", "task.completed", "step.completed",
                              "run.completed"]
     assert events[2].data["worker_id"] == events[3].data["worker_id"] == str(WORKER_A)

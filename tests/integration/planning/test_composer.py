@@ -105,7 +105,7 @@ async def test_it_starts_one_in_process_worker_when_none_serves_the_handlers(
     [worker] = await engine.list_workers()
     names = world.registry.names()
     assert set(worker.handlers) == {*names, *(f"map:{n}" for n in names), "htdag.map_items",
-                                    "htdag.subgoal", "htdag.carried"}
+                                    "htdag.subgoal", "htdag.carried", "htdag.fused"}
     assert worker.stopped_at is None
     # The next goal is served by the same worker.
     await acompose_from_goal("research redis", engine=engine, decomposer=world.rules,

@@ -13,6 +13,7 @@ from htdag.core.engine import AsyncEngine
 from htdag.errors import RunFailed
 from htdag.flow_builder import CARRIED, MAP_ITEMS, SUBGOAL
 from htdag.graph import UnknownHandlerInGraph
+from htdag.optimizer.restructure import FUSED
 
 from .._support import Db, running_worker
 from ._planning import World
@@ -133,10 +134,12 @@ async def test_only_registered_handlers_can_be_called(engine: AsyncEngine, world
         await acompose_from_task_graph(graph, engine=engine, handlers=world.registry)
     assert await engine.list_runs() == []  # nothing was started
     # What a planning worker can run: the registered handlers, their map forms, the
-    # map-items step and the subgoal step. Nothing else.
+    # map-items step, the subgoal step, carried outputs and fused chains (which call
+    # registered handlers only). Nothing else.
     handlers = world_planner(world).worker_handlers()
     names = set(world.registry.names())
-    assert set(handlers) == names | {f"map:{n}" for n in names} | {MAP_ITEMS, SUBGOAL, CARRIED}
+    assert set(handlers) == names | {f"map:{n}" for n in names} | {MAP_ITEMS, SUBGOAL, CARRIED,
+                                                                   FUSED}
 
 
 async def test_a_planning_worker_refuses_tasks_of_handlers_it_does_not_have(

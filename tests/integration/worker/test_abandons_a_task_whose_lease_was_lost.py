@@ -60,5 +60,5 @@ async def test_a_worker_abandons_a_task_reaped_and_claimed_by_another(
 
     attempts = await db.attempts(run.run_id)
     assert [(a["attempt"], a["outcome"], a["worker_id"]) for a in attempts] == [
-        (1, "timed_out", worker.worker_id), (2, "completed", worker.worker_id)]
+        (1, "lost", worker.worker_id), (2, "completed", worker.worker_id)]
     assert worker.tasks_completed == 1

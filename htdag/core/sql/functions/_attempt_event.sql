@@ -1,4 +1,6 @@
--- Trigger (attempts, after insert of a timed-out attempt): task.timed_out.
+-- Trigger (attempts, after insert of a timed-out or lost attempt): task.timed_out
+-- (the step's timeout ran out) or task.lost (its lease expired: the worker died
+-- or went silent), before the task.retrying or task.failed that follows.
 -- A row trigger with a WHEN clause, so completion batches pay nothing for it.
 create or replace function htdag._attempt_event()
 returns trigger
@@ -8,7 +10,7 @@ as $$
 begin
     if htdag._task_events_on() then
         perform htdag._append_event(
-            'task.timed_out', new.run_id,
+            'task.' || new.outcome, new.run_id,
             (select r.root_run_id from htdag.runs r where r.run_id = new.run_id),
             new.step_name,
             (select t.task_index from htdag.tasks t where t.task_id = new.task_id),

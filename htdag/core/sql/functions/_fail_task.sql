@@ -1,6 +1,8 @@
--- One failed attempt of a started or waiting task: requeued with exponential
--- backoff and jitter while attempts remain and the error is retryable (and
--- announced: NOTIFY htdag_tasks, to every worker), else the
+-- One failed attempt of a started or waiting task, recorded with p_outcome
+-- (failed, timed_out or lost): requeued with exponential backoff and jitter
+-- while attempts remain, the error is retryable and its step does not refuse
+-- the retry (_retry_refusal: fail_fast, retry_budget; not for a lost worker)
+-- (and announced: NOTIFY htdag_tasks, to every worker), else the
 -- task, its step and its run fail (with p_error_code). Returns whether the failure was recorded: a
 -- task no longer started or waiting (cancelled by an earlier failure of the same
 -- batch that ended its run) is left alone.
@@ -14,6 +16,7 @@ as $$
 declare
     v_task htdag.tasks;
     v_delay double precision;
+    v_refusal text;
 begin
     select * into v_task from htdag.tasks
     where task_id = p_task_id and status in ('started', 'waiting');
@@ -21,13 +24,16 @@ begin
         return false;
     end if;
     insert into htdag.attempts (task_id, attempt, run_id, step_name, handler, worker_id, outcome,
-                                queued_at, started_at, error)
+                                queued_at, started_at, error, concurrency_key)
     values (v_task.task_id, v_task.attempts_count, v_task.run_id, v_task.step_name,
             v_task.handler, v_task.worker_id, p_outcome, v_task.queued_at, v_task.started_at,
-            p_error)
+            p_error, v_task.concurrency_key)
     on conflict do nothing;
 
-    if p_retryable and v_task.attempts_count < v_task.max_attempts then
+    if p_retryable and v_task.attempts_count < v_task.max_attempts and p_outcome <> 'lost' then
+        v_refusal := htdag._retry_refusal(v_task, p_error, p_outcome);
+    end if;
+    if p_retryable and v_task.attempts_count < v_task.max_attempts and v_refusal is null then
         v_delay := least(v_task.max_delay, v_task.base_delay * 2 ^ (v_task.attempts_count - 1))
                    * (0.5 + random() / 2);
         update htdag.tasks
@@ -38,12 +44,14 @@ begin
         perform pg_notify('htdag_tasks', '');
     else
         update htdag.tasks
-        set status = 'failed', failed_at = now(), error = p_error,
+        set status = 'failed', failed_at = now(),
+            error = p_error || coalesce(' (' || v_refusal || ')', ''),
             claim_token = null, lease_expires_at = null
         where task_id = p_task_id;
         perform htdag._fail_run(v_task.run_id, v_task.step_name, v_task.task_index,
-                                format('%s (attempt %s of %s)', p_error,
-                                       v_task.attempts_count, v_task.max_attempts),
+                                format('%s (attempt %s of %s%s)', p_error,
+                                       v_task.attempts_count, v_task.max_attempts,
+                                       '; ' || v_refusal),
                                 p_error_code);
     end if;
     return true;

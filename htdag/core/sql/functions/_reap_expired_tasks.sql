@@ -1,6 +1,6 @@
 -- The reaper, run by every claim: a started task whose lease expired lost its
 -- worker (it died, or stopped heartbeating). That attempt is spent and recorded
--- ('timed_out'), and the task is retried or, at max_attempts, failed, with an
+-- ('lost'), and the task is retried or, at max_attempts, failed, with an
 -- error that says how often its workers were lost. Returns how many it reaped.
 -- What it requeues is announced to every worker (_fail_task).
 -- Locks: the expired tasks (skip locked).
@@ -30,11 +30,11 @@ begin
         -- An attempt counts from its start: one whose worker died or went silent is
         -- spent, so a task that kills its workers stops at max_attempts.
         select count(*) + 1 into v_lost from htdag.attempts a
-        where a.task_id = v_task_id and a.outcome = 'timed_out';
+        where a.task_id = v_task_id and a.outcome = 'lost';
         v_recorded := htdag._fail_task(v_task_id,
             format('lease expired: the worker running it died or went silent '
                    '(%s time%s for this task)', v_lost, case when v_lost = 1 then '' else 's' end),
-            true, 'timed_out');
+            true, 'lost');
         if v_recorded then
             v_count := v_count + 1;
         end if;

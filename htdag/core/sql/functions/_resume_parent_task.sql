@@ -31,7 +31,8 @@ begin
             array[format('child run %s %s: %s', p_child_run_id, v_child.status,
                          coalesce(v_child.error ->> 'message', 'cancelled'))],
             array[v_child.error_code is distinct from 'limit_reached'],
-            array[v_child.error_code]);
+            -- only a limit passes up: a child's timeout is not the parent's
+            array[case when v_child.error_code = 'limit_reached' then v_child.error_code end]);
     end if;
 end;
 $$;

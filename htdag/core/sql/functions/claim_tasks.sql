@@ -3,7 +3,9 @@
 -- attempt; returns them with their input (_claimed_tasks), in claim order
 -- (priority, then lower task_index, then available_at). Reaps expired leases
 -- first. Never claims a task younger than this transaction (one its own
--- statements made ready is the exchange's to take). A claim that finds nothing
+-- statements made ready is the exchange's to take). Tasks of a concurrency key
+-- at its limit are passed over, and a key's tasks beyond its limit are left
+-- queued (_within_concurrency_limits): the limit holds over every worker. A claim that finds nothing
 -- writes nothing: the task events trigger would run on empty transition tables.
 -- Locks: tasks with skip locked, in claim order.
 -- Planner settings: enable_seqscan and enable_bitmapscan off, so that a claim
@@ -22,20 +24,32 @@ set enable_bitmapscan = off
 as $$
 declare
     v_ids bigint[];
+    v_limited boolean;  -- some key has a limit
+    v_full text[];  -- keys at their limit
 begin
     perform htdag._reap_expired_tasks();
     if p_limit <= 0 then
         return;
     end if;
+    v_limited := exists (select 1 from htdag.concurrency_limits);
+    if v_limited then
+        select array_agg(l.key) into v_full from htdag.concurrency_limits l
+        where l.max_running <= (select count(*) from htdag.tasks t
+                                where t.concurrency_key = l.key and t.status = 'started');
+    end if;
     select array_agg(p.task_id) into v_ids from (
         select t.task_id from htdag.tasks t
         where t.status = 'queued' and t.available_at <= now()
           and (p_handlers is null or t.handler = any (p_handlers))
+          and (v_full is null or t.concurrency_key is null or t.concurrency_key <> all (v_full))
           and age(t.xmin) >= 0
         order by t.priority desc, t.task_index, t.available_at
         limit p_limit
         for update skip locked) p;
-    if v_ids is null then
+    if v_limited then
+        v_ids := htdag._within_concurrency_limits(v_ids);
+    end if;
+    if cardinality(v_ids) = 0 or v_ids is null then
         return;
     end if;
     with claimed as (

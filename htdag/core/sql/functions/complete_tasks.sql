@@ -44,9 +44,9 @@ begin
         returning t.*
     ), recorded as (
         insert into htdag.attempts (task_id, attempt, run_id, step_name, handler, worker_id,
-                                    outcome, queued_at, started_at)
+                                    outcome, queued_at, started_at, concurrency_key)
         select task_id, attempts_count, run_id, step_name, handler, worker_id,
-               'completed', queued_at, started_at
+               'completed', queued_at, started_at, concurrency_key
         from completed
         returning task_id
     ), finished as (

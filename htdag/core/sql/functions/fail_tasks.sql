@@ -1,6 +1,7 @@
 -- Records failed attempts reported by a worker (_fail_task for each, in
 -- task_id order), each with its error, whether it may be retried and its error
--- code (null for most; limit_reached when a limit stopped the handler). Stale
+-- code (null for most; limit_reached when a limit stopped the handler,
+-- timed_out when the step's timeout ran out: the attempt's outcome). Stale
 -- tokens change nothing. Returns the ids of the tasks
 -- whose failure was recorded.
 -- Lock order (every transition): the worker's row, task rows in task_id order,
@@ -29,8 +30,10 @@ begin
         order by t.run_id, t.task_id
         for update of t
     loop
-        v_recorded := htdag._fail_task(v_row.task_id, v_row.error, v_row.retryable, 'failed',
-                                       v_row.error_code);
+        v_recorded := htdag._fail_task(
+            v_row.task_id, v_row.error, v_row.retryable,
+            case when v_row.error_code = 'timed_out' then 'timed_out' else 'failed' end,
+            v_row.error_code);
         if v_recorded then
             v_done := v_done || v_row.task_id;
         end if;

@@ -23,7 +23,7 @@ create trigger tasks_update_events after update on htdag.tasks
     for each statement execute function htdag._task_events();
 
 create trigger attempts_timed_out_events after insert on htdag.attempts
-    for each row when (new.outcome = 'timed_out')
+    for each row when (new.outcome in ('timed_out', 'lost'))
     execute function htdag._attempt_event();
 
 create trigger workers_insert_events after insert on htdag.workers

@@ -10,8 +10,9 @@ create type htdag.task_status as enum ('queued', 'started', 'waiting', 'complete
                                        'cancelled');
 -- What stopped a failed run, where it decides what happens next: a run stopped by
 -- a limit (its tree's task budget, or a depth limit its handler hit) fails the
--- task waiting for it without a retry, which would hit the limit again.
-create type htdag.error_code as enum ('limit_reached');
+-- task waiting for it without a retry, which would hit the limit again. A run
+-- stopped by a step's timeout running out on its last attempt: timed_out.
+create type htdag.error_code as enum ('limit_reached', 'timed_out');
 -- Free slots a worker offers to the transition that makes tasks ready: tasks that
 -- fit are created started for it, written once, and need no claim (a worker's
 -- exchange offers what it would claim; a run's start, an idle worker's slots).

@@ -20,6 +20,14 @@ create table htdag.steps (
     max_delay double precision not null default 300 check (max_delay >= 0),
     timeout double precision check (timeout is null or timeout > 0),
     priority int not null default 0,
+    -- Tasks of one key run at most concurrency_limits.max_running at a time, over
+    -- every worker.
+    concurrency_key text,
+    -- Error fingerprints (htdag.error_fingerprint) that fail the task at once:
+    -- errors that failed again on every retry (the optimizer's retries learner).
+    fail_fast text[],
+    -- At most this share of the handler's recent attempts may be retries.
+    retry_budget double precision check (retry_budget > 0 and retry_budget <= 1),
     primary key (flow_hash, step_name),
     unique (flow_hash, step_index),
     -- a map step's tasks are the elements of one array: its dependency's output
@@ -44,4 +52,13 @@ create table htdag.settings (
     key text primary key,
     value jsonb not null
 );
-insert into htdag.settings (key, value) values ('task_events', 'true');
+insert into htdag.settings (key, value) values ('task_events', 'true'),
+    ('attempt_retention_days', '30');
+
+-- How many tasks of a concurrency key may run at once, over every worker
+-- (claim_tasks enforces it). A key without a row has no limit.
+create table htdag.concurrency_limits (
+    key text primary key,
+    max_running int not null check (max_running >= 1),
+    updated_at timestamptz not null default now()
+);

@@ -77,12 +77,16 @@ create table htdag.tasks (
     waiting_for_run_id uuid,  -- the child run a waiting task's output will be
     input jsonb,  -- a map task's element; null for a single step's task
     root_run_id uuid not null,  -- its run's root, for its events
+    concurrency_key text,  -- its step's
     unique (run_id, step_name, task_index),
     foreign key (run_id, step_name) references htdag.step_states (run_id, step_name)
         on delete cascade
 );
 
--- One row per finished attempt: what the optimizer learns from.
+-- One row per finished attempt: what the optimizer learns from. Outcomes:
+-- completed; failed (the handler raised); timed_out (the step's timeout ran
+-- out); lost (its lease expired: the worker died or went silent); released and
+-- cancelled (given back, or its run cancelled).
 create table htdag.attempts (
     task_id bigint not null references htdag.tasks (task_id) on delete cascade,
     attempt int not null,
@@ -90,11 +94,13 @@ create table htdag.attempts (
     step_name text not null,
     handler text not null,
     worker_id uuid,
-    outcome text not null check (outcome in ('completed', 'failed', 'timed_out', 'released')),
+    outcome text not null check (outcome in ('completed', 'failed', 'timed_out', 'lost',
+                                             'released', 'cancelled')),
     queued_at timestamptz not null,
     started_at timestamptz not null,
     finished_at timestamptz not null default now(),
     error text,
+    concurrency_key text,
     primary key (task_id, attempt)
 );
 

@@ -21,6 +21,14 @@ create index tasks_queued_idx on htdag.tasks (priority desc, task_index, availab
 create index tasks_lease_idx on htdag.tasks (lease_expires_at) where lease_expires_at is not null;
 
 create index attempts_handler_idx on htdag.attempts (handler, finished_at desc);
+create index attempts_key_idx on htdag.attempts (concurrency_key, finished_at desc)
+    where concurrency_key is not null;
+-- Only prune_attempts reads by time alone.
+create index attempts_finished_idx on htdag.attempts using brin (finished_at);
+
+-- A concurrency key's running tasks (claim_tasks counts them).
+create index tasks_key_started_idx on htdag.tasks (concurrency_key)
+    where concurrency_key is not null and status = 'started';
 
 -- The workers a push may go to.
 create index workers_idle_idx on htdag.workers (idle_slots)

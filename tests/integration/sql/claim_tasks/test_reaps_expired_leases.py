@@ -1,5 +1,5 @@
-"""A claim first reaps tasks whose lease expired: the lost attempt counts as
-timed out, and the task is claimed again with a new token and attempt + 1."""
+"""A claim first reaps tasks whose lease expired: the attempt is recorded as
+lost, and the task is claimed again with a new token and attempt + 1."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ async def test_an_expired_lease_is_reaped_and_claimed_again_with_a_new_token(
     assert row["worker_id"] == WORKER_B and row["claim_token"] == second.claim_token
     [attempt] = await db.attempts(run_id)
     assert (attempt["attempt"], attempt["outcome"], attempt["worker_id"]) == (
-        1, "timed_out", WORKER_A)
+        1, "lost", WORKER_A)
     assert "lease expired" in attempt["error"]
 
 
@@ -84,7 +84,7 @@ async def test_expired_last_attempts_of_one_run_are_reaped_in_one_claim(
     assert (await db.run(run_id))["status"] == "failed"
     assert sorted(t["status"] for t in await db.tasks(run_id)) == [
         "cancelled", "cancelled", "failed"]
-    assert [a["outcome"] for a in await db.attempts(run_id)] == ["timed_out"]
+    assert [a["outcome"] for a in await db.attempts(run_id)] == ["lost"]
 
 
 async def test_a_task_whose_workers_keep_dying_fails_at_max_attempts_saying_so(

@@ -21,7 +21,7 @@ async def test_a_completion_with_a_superseded_token_is_rejected(store: Store, db
     row = await db.task(run_id, "a")
     assert row["status"] == "started" and row["claim_token"] == new.claim_token
     assert row["output"] is None
-    assert [a["outcome"] for a in await db.attempts(run_id)] == ["timed_out"]
+    assert [a["outcome"] for a in await db.attempts(run_id)] == ["lost"]
     assert (await db.run(run_id))["status"] == "running"
 
     assert await complete(store, new, "on time") == [new.task_id]

@@ -40,9 +40,9 @@ def claim_after_a_burst(dsn: str) -> str:
 
 
 def claims_of_a_map(dsn: str) -> str:
-    """Claims of 100 tasks at a time from 2,000 queued."""
+    """Claims of 100 tasks at a time from 20,000 queued."""
     with explaining(dsn) as (plans, other):
-        queue_many_tasks(other, runs=20, tasks=100)
+        queue_many_tasks(other, runs=20, tasks=1000)
         for _ in range(3):
             plans.clear()
             assert plans.conn.execute(CLAIM, (100,)).fetchone() == (100,)

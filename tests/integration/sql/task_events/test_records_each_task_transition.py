@@ -1,5 +1,5 @@
 """The tasks and attempts triggers record task.started, task.completed,
-task.retrying, task.released, task.failed and task.timed_out, in the order the
+task.retrying, task.released, task.failed and task.lost, in the order the
 transitions happen; a cancelled task is told by its run's event."""
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ async def test_a_released_task_records_task_released_not_a_retry(store: Store, d
     assert kinds_of(await table_events(db, run_id))[-2:] == ["task.started", "task.released"]
 
 
-async def test_a_reaped_lease_records_task_timed_out_then_the_retry(store: Store, db: Db) -> None:
+async def test_a_reaped_lease_records_task_lost_then_the_retry(store: Store, db: Db) -> None:
     run_id = await start(store, flow_of("f", ("a", [], NO_BACKOFF)), None)
     await claim(store, worker=WORKER_A)
     await db.execute(EXPIRE)
@@ -81,16 +81,16 @@ async def test_a_reaped_lease_records_task_timed_out_then_the_retry(store: Store
 
     events = await table_events(db, run_id)
     assert kinds_of(events) == [
-        "run.started", "step.started", "task.started", "task.timed_out", "task.retrying",
+        "run.started", "step.started", "task.started", "task.lost", "task.retrying",
         "task.started", "task.completed", "step.completed", "run.completed"]
-    timed_out = events[3]
-    assert (timed_out["step_name"], timed_out["task_index"]) == ("a", 0)
-    assert (timed_out["attempt"], timed_out["worker_id"]) == (1, WORKER_A)
-    assert "lease expired" in timed_out["data"]["error"]
+    lost = events[3]
+    assert (lost["step_name"], lost["task_index"]) == ("a", 0)
+    assert (lost["attempt"], lost["worker_id"]) == (1, WORKER_A)
+    assert "lease expired" in lost["data"]["error"]
     assert events[5]["worker_id"] == WORKER_B
 
 
-async def test_a_reaped_lease_on_the_last_attempt_records_timed_out_then_failed(
+async def test_a_reaped_lease_on_the_last_attempt_records_lost_then_failed(
         store: Store, db: Db) -> None:
     run_id = await start(store, flow_of("f", ("a", [], {"max_attempts": 1})), None)
     await claim(store)
@@ -98,7 +98,7 @@ async def test_a_reaped_lease_on_the_last_attempt_records_timed_out_then_failed(
     assert await claim(store, worker=WORKER_B) == []
 
     kinds = kinds_of(await table_events(db, run_id))
-    assert kinds[:4] == ["run.started", "step.started", "task.started", "task.timed_out"]
+    assert kinds[:4] == ["run.started", "step.started", "task.started", "task.lost"]
     assert kinds[4] == "task.failed"
     assert sorted(kinds[5:]) == ["run.failed", "step.failed"]
 

@@ -31,7 +31,7 @@ async def test_with_task_events_off_only_run_and_step_events_are_recorded(
         await complete(store, task, task.task_index)
 
     assert (await db.run(run_id))["status"] == "completed"
-    assert await db.value("select count(*) from htdag.attempts where outcome = 'timed_out'") == 1
+    assert await db.value("select count(*) from htdag.attempts where outcome = 'lost'") == 1
     assert kinds_of(await table_events(db, run_id)) == [
         "run.started", "step.started", "step.completed", "run.completed"]
 
