@@ -2,7 +2,8 @@
 
 The root holds what most programs use; the rest lives in ``htdag.errors`` (every
 exception), ``htdag.events`` (the event stream and sinks), ``htdag.flows`` (step
-options, run and status types, the worker) and ``htdag.decomposers``."""
+options, run and status types, the worker), ``htdag.decomposers`` and
+``htdag.optimizer`` (learned step options: ``Optimizer``)."""
 
 from .composer import (
     acompose_from_goal,

@@ -104,6 +104,10 @@ class Task(_HtdagTable, table=True):
     error: str | None = None
     waiting_for_run_id: uuid.UUID | None = None
     concurrency_key: str | None = None  # its step's
+    hedge_after: float | None = None  # its step's
+    hedge_token: uuid.UUID | None = None  # a hedged second execution's claim
+    hedge_worker_id: uuid.UUID | None = None
+    hedge_started_at: datetime | None = None
 
 
 class HandlerStats(BaseModel):

@@ -21,7 +21,7 @@ MAX_ATTEMPTS = 1000
 # assumes it.
 MAX_SECONDS = 365 * 86400.0
 _INT4 = 2**31  # priority is an int column
-_UNSET_OMITTED = frozenset({"concurrency_key", "fail_fast", "retry_budget"})
+_UNSET_OMITTED = frozenset({"concurrency_key", "fail_fast", "retry_budget", "hedge_after"})
 
 
 class StepOptions(BaseModel):
@@ -53,6 +53,10 @@ class StepOptions(BaseModel):
     retry_budget: float | None = Field(
         default=None, gt=0, le=1,
         description="at most this share of the handler's last 1,000 attempts may be retries")
+    hedge_after: float | None = Field(
+        default=None, gt=0, le=MAX_SECONDS,
+        description="seconds after which a still running task may get a second execution on "
+                    "another worker, the first outcome winning: for idempotent handlers only")
 
     def __init__(self, **options: Any) -> None:
         try:

@@ -194,11 +194,11 @@ class Worker(ExchangeLoop):
         elif channel == "htdag_push":
             self._on_push(payload)
         elif channel == "htdag_cancel":
-            if payload.startswith("task:"):  # task:<id>:<token>: a hedged task's loser
+            if payload.startswith("task:"):  # task:<id>:<winner's token>: a hedged task
                 _, task_id, token = [*payload.split(":", 2), "", ""][:3]
                 r = self._running.get(int(task_id)) if task_id.isdigit() else None
-                if r is not None and str(r.task.claim_token) == token:
-                    self._abandon(r, "the other attempt of this hedged task finished first")
+                if r is not None and str(r.task.claim_token) != token:
+                    self._abandon(r, "the other execution of this hedged task finished first")
                 return
             for r in list(self._running.values()):
                 if str(r.task.run_id) == payload:

@@ -21,6 +21,7 @@ class EventKind(StrEnum):
     STEP_COMPLETED = "step.completed"
     STEP_FAILED = "step.failed"
     TASK_STARTED = "task.started"
+    TASK_HEDGED = "task.hedged"  # a second execution of a straggler started (hedge_after)
     TASK_COMPLETED = "task.completed"
     TASK_FAILED = "task.failed"
     TASK_RETRYING = "task.retrying"

@@ -1,6 +1,6 @@
 -- Started tasks with their input assembled, in the order of p_task_ids: what a
 -- claim returns (claim_tasks, pushes, and the tasks an exchange took as it
--- created them). A single step's input is {"run": <run input>, <dep>: <dep
+-- created them), with their claim token, or with p_hedges their hedge token. A single step's input is {"run": <run input>, <dep>: <dep
 -- output>, ...}; a map task's is its element.
 -- Reads only; every row is reached by its full key.
 -- Planner settings: plan_cache_mode = force_generic_plan plans it once per
@@ -9,7 +9,8 @@
 -- that plan, made while the tables were small, on the steps' key
 -- (tests/integration/sql/planner_settings/test_claimed_tasks_reads_each_step_by_key_after_many_flows.py
 -- shows the scan of every flow's steps it prevents).
-create or replace function htdag._claimed_tasks(p_task_ids bigint[])
+create or replace function htdag._claimed_tasks(p_task_ids bigint[],
+                                                p_hedges boolean default false)
 returns table (task_id bigint, claim_token uuid, run_id uuid, step_name text, task_index int,
                handler text, attempt int, timeout double precision, input jsonb)
 language plpgsql
@@ -22,7 +23,7 @@ begin
     -- Every row below is reached by its full key, per task (the step, and each
     -- dependency's step state): never by reading all steps of the flow or of the
     -- run, which the planner would choose from statistics of small flows.
-    select c.task_id, c.claim_token, c.run_id, c.step_name, c.task_index, c.handler,
+    select c.task_id, case when p_hedges then c.hedge_token else c.claim_token end, c.run_id, c.step_name, c.task_index, c.handler,
            c.attempts_count, c.timeout,
            case when s.kind = 'single' then
                jsonb_build_object('run', r.input) || coalesce(

@@ -25,7 +25,7 @@ begin
         insert into htdag.tasks (run_id, root_run_id, step_name, task_index, handler,
                                  priority, max_attempts, base_delay, max_delay, timeout,
                                  input, status, attempts_count, started_at, claim_token,
-                                 worker_id, lease_expires_at, concurrency_key)
+                                 worker_id, lease_expires_at, concurrency_key, hedge_after)
         select p_run.run_id, p_run.root_run_id, p_step.step_name, i, p_step.handler,
                p_step.priority, p_step.max_attempts, p_step.base_delay, p_step.max_delay,
                p_step.timeout,
@@ -37,7 +37,7 @@ begin
                case when i < v_take then p_offer.worker_id end,
                case when i < v_take
                     then now() + make_interval(secs => p_offer.lease_seconds) end,
-               p_step.concurrency_key
+               p_step.concurrency_key, p_step.hedge_after
         from generate_series(0, p_count - 1) as i
         returning task_id, status
     )

@@ -1,4 +1,5 @@
--- Trigger (tasks, after update, per statement): task.started, task.completed,
+-- Trigger (tasks, after update, per statement): task.started, task.hedged (a
+-- second execution of a straggler started), task.completed,
 -- task.released, task.retrying, task.failed from the transition tables, in one
 -- insert, announced by one NOTIFY '<last id>:<count>'. Nothing when task events
 -- are off (_task_events_on).
@@ -26,7 +27,8 @@ begin
         select e.kind, n.run_id,
                n.root_run_id, n.step_name, n.task_index,
                case when e.kind <> 'task.released' then n.attempts_count end,
-               case when e.kind = 'task.started' then n.worker_id end,
+               case when e.kind = 'task.started' then n.worker_id
+                    when e.kind = 'task.hedged' then n.hedge_worker_id end,
                case e.kind
                    when 'task.retrying' then jsonb_build_object(
                        'error', n.error, 'available_at', n.available_at)
@@ -36,13 +38,16 @@ begin
         join old_tasks o on o.task_id = n.task_id
         cross join lateral (select case
             when o.status = 'queued' and n.status = 'started' then 'task.started'
+            when n.status = 'started' and o.hedge_token is null
+                 and n.hedge_token is not null then 'task.hedged'
             when n.status = 'completed' then 'task.completed'
             when o.status = 'started' and n.status = 'queued'
                  and n.attempts_count < o.attempts_count then 'task.released'
             when o.status in ('started', 'waiting') and n.status = 'queued' then 'task.retrying'
             when n.status = 'failed' then 'task.failed'
             end as kind) e
-        where n.status <> o.status and e.kind is not null
+        where e.kind is not null
+          and (n.status <> o.status or n.hedge_token is distinct from o.hedge_token)
         order by n.task_id
         returning event_id
     )

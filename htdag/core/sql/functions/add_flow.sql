@@ -18,7 +18,7 @@ begin
 
     insert into htdag.steps (flow_hash, step_name, step_index, kind, handler, deps_count,
                              max_attempts, base_delay, max_delay, timeout, priority,
-                             concurrency_key, fail_fast, retry_budget)
+                             concurrency_key, fail_fast, retry_budget, hedge_after)
     select p_flow_hash, s ->> 'name', (ord - 1)::int, (s ->> 'kind')::htdag.step_kind, s ->> 'handler',
            jsonb_array_length(s -> 'depends_on'),
            (s -> 'options' ->> 'max_attempts')::int,
@@ -28,7 +28,8 @@ begin
            (s -> 'options' ->> 'priority')::int,
            s -> 'options' ->> 'concurrency_key',
            (select array_agg(f) from jsonb_array_elements_text(s -> 'options' -> 'fail_fast') f),
-           (s -> 'options' ->> 'retry_budget')::double precision
+           (s -> 'options' ->> 'retry_budget')::double precision,
+           (s -> 'options' ->> 'hedge_after')::double precision
     from jsonb_array_elements(p_definition -> 'steps') with ordinality as e(s, ord);
 
     insert into htdag.deps (flow_hash, step_name, dep_name)

@@ -5,7 +5,9 @@
 -- first. Never claims a task younger than this transaction (one its own
 -- statements made ready is the exchange's to take). Tasks of a concurrency key
 -- at its limit are passed over, and a key's tasks beyond its limit are left
--- queued (_within_concurrency_limits): the limit holds over every worker. A claim that finds nothing
+-- queued (_within_concurrency_limits): the limit holds over every worker.
+-- Room the queue leaves goes to hedges (_claim_hedges): second executions of
+-- stragglers of steps with hedge_after, returned with their hedge token. A claim that finds nothing
 -- writes nothing: the task events trigger would run on empty transition tables.
 -- Locks: tasks with skip locked, in claim order.
 -- Planner settings: enable_seqscan and enable_bitmapscan off, so that a claim
@@ -25,6 +27,7 @@ as $$
 declare
     v_ids bigint[];
     v_limited boolean;  -- some key has a limit
+    v_hedges bigint[];
     v_full text[];  -- keys at their limit
 begin
     perform htdag._reap_expired_tasks();
@@ -49,7 +52,17 @@ begin
     if v_limited then
         v_ids := htdag._within_concurrency_limits(v_ids);
     end if;
-    if cardinality(v_ids) = 0 or v_ids is null then
+    v_ids := coalesce(v_ids, '{}');
+    if cardinality(v_ids) < p_limit
+       and exists (select 1 from htdag.tasks t
+                   where t.hedge_after is not null and t.hedge_token is null
+                     and t.status = 'started') then
+        v_hedges := htdag._claim_hedges(p_worker_id, p_limit - cardinality(v_ids), p_handlers);
+    end if;
+    if cardinality(v_hedges) > 0 then
+        return query select * from htdag._claimed_tasks(v_hedges, true);
+    end if;
+    if cardinality(v_ids) = 0 then
         return;
     end if;
     with claimed as (

@@ -4,6 +4,8 @@
 -- tasks down (_count_down_steps), which starts what follows a completed step,
 -- creating its tasks started for p_offer's worker while they fit. Returns the
 -- ids of the tasks recorded (done) and what was made ready (made).
+-- A hedged task completes with either execution's token: the first wins, its
+-- attempt records which (hedge), and the other execution is told to stop.
 -- Planner settings, also for the functions it calls: plan_cache_mode =
 -- force_generic_plan plans its statements once per session (without it a chain
 -- step's server work is about 1.9 times as much: benchmarks/compare_versions.py
@@ -27,6 +29,7 @@ declare
     v_step_names text[];
     v_counts int[];
     v_firsts jsonb[];
+    v_hedged text[];  -- '<task_id>:<winning token>' of hedged tasks
 begin
     made := row('{}', '{}');
     -- Task rows are locked in task_id order, as every transition does (see cancel_run);
@@ -39,14 +42,19 @@ begin
         set status = 'completed', completed_at = now(), output = b.output,
             claim_token = null, lease_expires_at = null
         from unnest(p_task_ids, p_tokens, p_outputs) as b(task_id, token, output)
-        where t.task_id = b.task_id and t.claim_token = b.token
+        where t.task_id = b.task_id
+          and (t.claim_token = b.token or t.hedge_token = b.token)
           and t.status in ('started', 'waiting')
-        returning t.*
+        -- hedge_token stays: it tells which execution came first
+        returning t.*, b.token as by_token
     ), recorded as (
         insert into htdag.attempts (task_id, attempt, run_id, step_name, handler, worker_id,
-                                    outcome, queued_at, started_at, concurrency_key)
-        select task_id, attempts_count, run_id, step_name, handler, worker_id,
-               'completed', queued_at, started_at, concurrency_key
+                                    outcome, queued_at, started_at, concurrency_key, hedge)
+        select task_id, attempts_count, run_id, step_name, handler,
+               case when hedge_token = by_token then hedge_worker_id else worker_id end,
+               'completed', queued_at, started_at, concurrency_key,
+               case when hedge_token is null then null
+                    when hedge_token = by_token then 'won' else 'lost' end
         from completed
         returning task_id
     ), finished as (
@@ -57,12 +65,19 @@ begin
         from completed d group by d.run_id, d.step_name
     )
     select (select array_agg(r.task_id) from recorded r),
+           (select array_agg(c.task_id || ':' || c.by_token) from completed c
+            where c.hedge_token is not null),
            array_agg(f.run_id order by f.run_id, f.step_name),
            array_agg(f.step_name order by f.run_id, f.step_name),
            array_agg(f.n order by f.run_id, f.step_name),
            array_agg(f.first order by f.run_id, f.step_name)
-    into done, v_run_ids, v_step_names, v_counts, v_firsts
+    into done, v_hedged, v_run_ids, v_step_names, v_counts, v_firsts
     from finished f;
+    if v_hedged is not null then
+        -- The other execution of a hedged task is told to stop: whoever runs the
+        -- task without the winning token.
+        perform pg_notify('htdag_cancel', 'task:' || h) from unnest(v_hedged) h;
+    end if;
     if done is null then
         done := '{}';
         return;

@@ -1,6 +1,7 @@
 -- Heartbeat of a worker: extends the leases of the tasks it still holds and
 -- returns their ids; a task missing from the answer was taken from it
--- (cancelled, or reclaimed after its lease ran out) and must be abandoned.
+-- (cancelled, or reclaimed after its lease ran out, or its hedged twin came
+-- first) and must be abandoned. Both executions of a hedged task extend it.
 -- Each heartbeat also marks peers that stopped heartbeating as lost.
 -- Locks task rows in task_id order.
 create or replace function htdag.extend_leases(
@@ -22,7 +23,8 @@ begin
         update htdag.tasks t
         set lease_expires_at = now() + make_interval(secs => p_lease_seconds)
         from unnest(p_task_ids, p_tokens) as b(task_id, token)
-        where t.task_id = b.task_id and t.claim_token = b.token and t.status = 'started'
+        where t.task_id = b.task_id and t.status = 'started'
+          and (t.claim_token = b.token or t.hedge_token = b.token)
         returning t.task_id
     )
     select coalesce(array_agg(task_id), '{}') into v_held from held;

@@ -78,6 +78,13 @@ create table htdag.tasks (
     input jsonb,  -- a map task's element; null for a single step's task
     root_run_id uuid not null,  -- its run's root, for its events
     concurrency_key text,  -- its step's
+    hedge_after double precision,  -- its step's
+    -- A hedged execution of the started attempt (its claim's proof, worker and
+    -- start): completing or failing with either token resolves the task and
+    -- rejects the other.
+    hedge_token uuid,
+    hedge_worker_id uuid,
+    hedge_started_at timestamptz,
     unique (run_id, step_name, task_index),
     foreign key (run_id, step_name) references htdag.step_states (run_id, step_name)
         on delete cascade
@@ -101,6 +108,9 @@ create table htdag.attempts (
     finished_at timestamptz not null default now(),
     error text,
     concurrency_key text,
+    -- A hedged attempt: won when the hedged execution's outcome came first,
+    -- lost when the first execution's did (worker_id is the one that came first).
+    hedge text check (hedge in ('won', 'lost')),
     primary key (task_id, attempt)
 );
 

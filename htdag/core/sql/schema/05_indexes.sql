@@ -26,6 +26,13 @@ create index attempts_key_idx on htdag.attempts (concurrency_key, finished_at de
 -- Only prune_attempts reads by time alone.
 create index attempts_finished_idx on htdag.attempts using brin (finished_at);
 
+-- Started tasks that may be hedged, oldest first, and the hedged ones of a
+-- handler (claim_tasks: _claim_hedges and its budget).
+create index tasks_hedgeable_idx on htdag.tasks (started_at)
+    where hedge_after is not null and hedge_token is null and status = 'started';
+create index tasks_hedged_idx on htdag.tasks (handler)
+    where hedge_token is not null and status = 'started';
+
 -- A concurrency key's running tasks (claim_tasks counts them).
 create index tasks_key_started_idx on htdag.tasks (concurrency_key)
     where concurrency_key is not null and status = 'started';
