@@ -166,6 +166,12 @@ class Planner:
 
     # composing (sync: the same calls on htdag's loop; they work inside Jupyter too) ---
 
+    def decompose(self, goal: str, context: Mapping[str, Any] | None = None
+                  ) -> tuple[TaskGraph, float]:
+        """The graph ``goal`` plans into (checked against the catalogue) and the
+        milliseconds it took, without running it: the sync form of adecompose."""
+        return portal().call(self.adecompose(goal, context))
+
     def compose(self, goal: str, **options: Any) -> ComposeResult:
         return portal().call(self.acompose(goal, **options))
 

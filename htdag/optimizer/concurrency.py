@@ -13,9 +13,14 @@ exactly, with ``s`` and ``k`` never negative.
 The limit is ``round(N*)`` when the peak lies within (or up to 1.5 x above) the
 levels seen. Otherwise the curve still rises at the top: the limit doubles, up to
 ``max_limit`` (multiplicative increase), and the next window of attempts at the new
-limit tells more. When the measured throughput falls at the top level the limit
-comes down to the best level measured. Re-run after each window, the limit
-settles on the peak within a few windows (the tests show it within 10)."""
+limit tells more. When the limit did not bind (fewer ran at once than it allows:
+the load or the workers' slots stopped them), a higher one would show nothing
+new: a lower level is measured instead (half the top, then a quarter), and once
+those are measured the best level is kept. When the measured throughput falls at
+the top level the limit comes down to the best level measured (or, when that is
+the lowest measured, to the level below it, to see whether the peak lies lower).
+Re-run after each window, the limit settles on the peak within a few windows
+(the tests show it within 10)."""
 
 from __future__ import annotations
 
@@ -111,7 +116,7 @@ def learn_concurrency(attempts: Attempts, *, current_limit: int | None, max_limi
             reason=f"no concurrency level has {MIN_LEVEL_SAMPLES} completed attempts: "
                    f"the limit stays {_limit_text(current_limit)}")
     fit = fit_usl(points) if len(points) >= 3 else None
-    limit, action = _choose(points, fit, max_limit)
+    limit, action = _choose(points, fit, max_limit, current_limit)
     decision = ConcurrencyDecision(
         applied=True, reason="", limit=limit, current_limit=current_limit, n=n, action=action,
         points=points, fit=fit, peak=fit.peak if fit else None)
@@ -183,7 +188,7 @@ def _non_negative_least_squares(matrix: npt.NDArray[np.float64],
 
 
 def _choose(points: tuple[ConcurrencyPoint, ...], fit: UslFit | None,
-            max_limit: int) -> tuple[int, str]:
+            max_limit: int, current_limit: int | None = None) -> tuple[int, str]:
     """The limit and how it was reached, from the points and the fit (``None``
     with fewer than three levels)."""
     top = max(p.n for p in points)
@@ -193,8 +198,20 @@ def _choose(points: tuple[ConcurrencyPoint, ...], fit: UslFit | None,
     peak = fit.peak if fit else None
     if peak is not None and peak <= PEAK_REACH * top:
         return min(max_limit, max(1, round(peak))), "peak"
+    steady = {p.n for p in points if p.samples >= STEADY_LEVEL_SAMPLES}
     if falls:  # the measurements disagree with a rising curve: trust them
+        if best.n > 1 and best.n == min(steady, default=best.n) and best.n // 2 not in steady:
+            return best.n // 2, "probe-below"  # the best is the lowest measured: look below
         return min(max_limit, best.n), "decrease"
+    if current_limit is not None and current_limit < top:
+        return min(max_limit, best.n), "keep"  # a lower level was probed; the top is better
+    if current_limit is None or current_limit > top:
+        # The limit did not bind: the load (or the workers' slots) stopped at the
+        # top level, and a higher limit would show nothing new. Measure a lower
+        # level instead, or keep the best one once they are all measured.
+        lower = next((n for n in (top // 2, top // 4, top // 8) if n >= 1 and n not in steady),
+                     None)
+        return (lower, "probe") if lower is not None else (best.n, "keep")
     if peak is not None:
         return min(explore, round(peak)), "explore"
     return explore, "explore"
@@ -228,6 +245,15 @@ def _with_reason(decision: ConcurrencyDecision) -> ConcurrencyDecision:
                f"{format_number(decision.peak)}"
     elif decision.action == "decrease":
         head = f"limit {decision.limit}: throughput falls above {best.n} concurrent attempts"
+    elif decision.action == "probe-below":
+        head = (f"limit {decision.limit}: throughput falls above {best.n} concurrent attempts, "
+                "the lowest level measured, so the level below it is measured")
+    elif decision.action == "probe":
+        head = (f"limit {decision.limit}: the limit did not bind (at most {top} ran at once), "
+                "so a lower level is measured")
+    elif decision.action == "keep":
+        head = (f"limit {decision.limit}: the best level measured; the limit did not bind "
+                f"(at most {top} ran at once)")
     else:
         head = (f"limit {decision.limit}: throughput still rises at {top} concurrent attempts, "
                 "so the limit grows to measure higher levels")

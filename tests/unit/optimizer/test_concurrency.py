@@ -112,8 +112,14 @@ def test_throughput_falling_at_the_only_two_levels_brings_the_limit_down() -> No
     levels = np.repeat([4, 16], 50)
     history = attempts(COLLAPSE_ABOVE_4.mean_duration(levels), concurrency=levels)
     decision = learn_concurrency(history, current_limit=16)
-    assert decision.fit is None and decision.action == "decrease" and decision.limit == 4
-    assert decision.reason.startswith("limit 4: throughput falls above 4 concurrent attempts")
+    # The best level is the lowest measured: the level below it is measured next.
+    assert decision.fit is None and decision.action == "probe-below" and decision.limit == 2
+    assert decision.reason.startswith("limit 2: throughput falls above 4 concurrent attempts")
+
+    levels = np.repeat([2, 4, 16], 50)
+    history = attempts(COLLAPSE_ABOVE_4.mean_duration(levels), concurrency=levels)
+    decision = learn_concurrency(history, current_limit=2)
+    assert decision.limit == 4
 
 
 def test_below_the_minimum_sample_count_the_limit_stays() -> None:
@@ -129,3 +135,37 @@ def test_levels_each_seen_too_rarely_keep_the_limit() -> None:
     assert not decision.applied and decision.limit is None and decision.points == ()
     assert decision.reason == ("no concurrency level has 3 completed attempts: "
                                "the limit stays unlimited")
+
+
+class CappedHandler(SimulatedHandler):
+    """The same handler behind workers with only ``slots`` slots, under a load
+    that keeps them full: every attempt of a window runs at the limit or at the
+    slots, whichever is lower (a limit above the slots does not bind)."""
+
+    def __init__(self, slots: int, **usl: float) -> None:
+        super().__init__(**usl)
+        self.slots = slots
+
+    def window(self, limit: int, rng: np.random.Generator, size: int = 200) -> Attempts:
+        level = np.full(size, min(limit, self.slots))
+        duration = self.mean_duration(level) * rng.lognormal(0.0, self.noise, size)
+        return attempts(duration, concurrency=level)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_limit_that_does_not_bind_probes_lower_levels_and_finds_the_peak(seed: int) -> None:
+    handler = CappedHandler(16, lam=100.0, s=0.02, k=0.05)  # peak near N = 4.4
+    limits = converge(handler, start=32, seed=seed)
+
+    assert limits[0] == 8  # at most 16 ran under a limit of 32: a lower level is measured
+    assert handler.throughput(limits[-1]) >= 0.95 * handler.best_throughput(16)
+
+
+def test_with_every_lower_level_measured_the_best_level_is_kept() -> None:
+    handler = CappedHandler(16, lam=100.0, s=0.0, k=0.0)  # still rising at the slots
+    limits = converge(handler, start=32, seed=1)
+
+    # 16 or more: the slots stop it at 16 either way
+    assert handler.throughput(min(limits[-1], 16)) >= 0.95 * handler.best_throughput(16)
+    assert all(handler.throughput(min(limit, 16)) >= 0.95 * handler.best_throughput(16)
+               for limit in limits[-3:])
