@@ -77,6 +77,7 @@ sys.path.insert(0, str(HERE))
 
 import handlers as bench  # noqa: E402  (the flows; the worker loads the same file)
 import llm_repair as llm_repair_bench  # noqa: E402  (the LLM decomposer's fault set)
+import optimizer as optimizer_bench  # noqa: E402  (learned vs static step options; its docstring)
 import plan_cache as plan_cache_bench  # noqa: E402  (hit rates, lookup latency; its docstring)
 import planning as planning_bench  # noqa: E402  (makespan vs critical path; see its docstring)
 from _databases import create_database, drop_database, with_database  # noqa: E402
@@ -562,6 +563,7 @@ def main() -> int:
             asyncio.run(bench_database(url, admin_url, args.concurrency, args.runs))
             planning_bench.bench(admin_url)  # its own database on the same server
             plan_cache_bench.bench(admin_url)  # its own databases, likewise
+            optimizer_bench.bench(admin_url)  # its own database, likewise
             llm_repair_bench.bench()  # a local model server, no database
         finally:
             drop_database(admin_url, name)

@@ -41,12 +41,18 @@ class Running:
     ctx: TaskContext
     job: asyncio.Task[None]
     abandoned: bool = False
+    straggling: asyncio.TimerHandle | None = None  # announces it once hedge_after is past
 
     def abandon(self) -> None:
         """Cancels the attempt; nothing of it will be reported."""
         self.abandoned = True
         self.ctx.cancelled.set()
         self.job.cancel()
+        self.stop_timer()
+
+    def stop_timer(self) -> None:
+        if self.straggling is not None:
+            self.straggling.cancel()
 
 
 class ExchangeLoop:
@@ -68,6 +74,7 @@ class ExchangeLoop:
         self.subgoals = subgoals  # what plans the subgoals its tasks submit (a Planner)
         self._runner = runner
         self._running: dict[int, Running] = {}
+        self._side_jobs: set[asyncio.Future[Any]] = set()  # announcements of stragglers
         self._done: list[Completion] = []
         self._failed: list[Failure] = []
         self._waits: list[tuple[int, uuid.UUID, uuid.UUID]] = []
@@ -242,8 +249,30 @@ class ExchangeLoop:
                           logger=log.getChild(task.handler), max_depth=self.max_depth,
                           subgoals=self.subgoals,
                           loop=asyncio.get_running_loop())
-        job = asyncio.get_running_loop().create_task(self._execute(task, ctx))
-        self._running[task.task_id] = Running(task, ctx, job)
+        loop = asyncio.get_running_loop()
+        job = loop.create_task(self._execute(task, ctx))
+        running = self._running[task.task_id] = Running(task, ctx, job)
+        if task.hedge_after is not None:
+            running.straggling = loop.call_later(task.hedge_after, self._straggling, running)
+
+    def _background(self, call: Awaitable[Any]) -> None:
+        """Runs ``call`` beside the loop (a reference is kept until it ends; what it
+        raises is logged)."""
+        job = asyncio.ensure_future(call)
+        self._side_jobs.add(job)
+        job.add_done_callback(self._side_job_done)
+
+    def _side_job_done(self, job: asyncio.Future[Any]) -> None:
+        self._side_jobs.discard(job)
+        if not job.cancelled() and job.exception() is not None:
+            log.warning("worker %s: %s", self.worker_id, job.exception())
+
+    def _straggling(self, running: Running) -> None:
+        """A task of a hedged step still runs past hedge_after: idle workers are
+        woken to claim it as a hedge (none polls that often)."""
+        if self._running.get(running.task.task_id) is running:
+            self._background(self._rare_call("announce a straggler",
+                                             self.engine.store.announce_tasks()))
 
     async def _execute(self, task: ClaimedTask, ctx: TaskContext) -> None:
         """Runs the task in its slot; its outcome waits in a buffer for the next
@@ -253,6 +282,8 @@ class ExchangeLoop:
             outcome = await self._runner.outcome(task, ctx)
         finally:
             r = self._running.get(task.task_id)
+            if r is not None:
+                r.stop_timer()
             if r is not None and not r.abandoned:
                 del self._running[task.task_id]
                 if outcome is not None:

@@ -27,13 +27,16 @@ class ClaimedTask:
     attempt: int
     timeout: float | None
     input: Any
+    # Its step's: past this many seconds a second execution may start elsewhere
+    # (the worker running it then announces it, so that idle workers claim it).
+    hedge_after: float | None = None
 
     @classmethod
     def from_json(cls, row: Mapping[str, Any]) -> ClaimedTask:
         """A claimed task as a push notification carries it (a row of claim_tasks)."""
         return cls(int(row["task_id"]), uuid.UUID(row["claim_token"]), uuid.UUID(row["run_id"]),
                    row["step_name"], int(row["task_index"]), row["handler"], int(row["attempt"]),
-                   row["timeout"], row["input"])
+                   row["timeout"], row["input"], row.get("hedge_after"))
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,29 @@ class Store:
             " and (%(parent)s::uuid is null or r.parent_run_id = %(parent)s)"
             " order by r.started_at desc limit %(limit)s",
             {"status": status, "flow": flow_name, "limit": limit, "parent": parent_run_id})
+
+    async def run_listing(self, status: str | None, goal: str | None, flow_name: str | None,
+                          roots_only: bool, limit: int, root_run_id: uuid.UUID | None = None
+                          ) -> list[dict[str, Any]]:
+        """Runs for people and scripts, newest first, without inputs or outputs: the
+        goal (a planner run's input) and flow name; ``goal`` matches a substring of
+        the goal (of the flow name for a run without one), ignoring case;
+        ``root_run_id`` keeps one run tree."""
+        return await self._all(
+            "select r.run_id, r.status, r.flow_hash, f.name as flow_name,"
+            " r.input->>'goal' as goal, r.parent_run_id, r.root_run_id, r.depth,"
+            " r.started_at, coalesce(r.completed_at, r.failed_at, r.cancelled_at) as finished_at,"
+            " r.error_code from htdag.runs r join htdag.flows f using (flow_hash)"
+            " where (%(status)s::htdag.run_status is null or r.status = %(status)s)"
+            " and (%(flow)s::text is null or f.name = %(flow)s)"
+            " and (not %(roots)s or r.parent_run_id is null)"
+            " and (%(root)s::uuid is null or r.root_run_id = %(root)s)"
+            " and (%(goal)s::text is null or strpos(lower(coalesce("
+            "case jsonb_typeof(r.input) when 'object' then r.input->>'goal' end, f.name)),"
+            " lower(%(goal)s)) > 0)"
+            " order by r.started_at desc, r.run_id limit %(limit)s",
+            {"status": status, "goal": goal, "flow": flow_name, "roots": roots_only,
+             "root": root_run_id, "limit": limit})
 
     async def list_workers(self) -> list[dict[str, Any]]:
         return await self._all("select * from htdag.workers order by started_at desc")
@@ -310,6 +336,10 @@ class Store:
     async def prune_events(self, older_than_seconds: float) -> int:
         return int(await self._value("select htdag.prune_events(make_interval(secs => %s))",
                                      (older_than_seconds,)))
+
+    async def announce_tasks(self) -> None:
+        """Wakes every worker to claim (a straggler may be hedged now)."""
+        await self._value("select pg_notify('htdag_tasks', '')")
 
     async def prune_attempts(self, older_than_seconds: float | None) -> int:
         return int(await self._value(

@@ -196,9 +196,14 @@ def _choose(points: tuple[ConcurrencyPoint, ...], fit: UslFit | None,
     falls = points[-1].throughput < FALL_TOLERANCE * best.throughput
     explore = min(max_limit, 2 * top)
     peak = fit.peak if fit else None
+    steady = {p.n for p in points if p.samples >= STEADY_LEVEL_SAMPLES}
+    lowest = min(steady or {p.n for p in points})
+    if peak is not None and round(peak) < lowest // 2:
+        # A peak far below every level measured is the fit extrapolating (a few
+        # levels, a degenerate curve): measure the level below the lowest first.
+        return max(1, lowest // 2), "probe-below"
     if peak is not None and peak <= PEAK_REACH * top:
         return min(max_limit, max(1, round(peak))), "peak"
-    steady = {p.n for p in points if p.samples >= STEADY_LEVEL_SAMPLES}
     if falls:  # the measurements disagree with a rising curve: trust them
         if best.n > 1 and best.n == min(steady, default=best.n) and best.n // 2 not in steady:
             return best.n // 2, "probe-below"  # the best is the lowest measured: look below
@@ -246,8 +251,8 @@ def _with_reason(decision: ConcurrencyDecision) -> ConcurrencyDecision:
     elif decision.action == "decrease":
         head = f"limit {decision.limit}: throughput falls above {best.n} concurrent attempts"
     elif decision.action == "probe-below":
-        head = (f"limit {decision.limit}: throughput falls above {best.n} concurrent attempts, "
-                "the lowest level measured, so the level below it is measured")
+        head = (f"limit {decision.limit}: the peak may lie below the lowest level measured "
+                f"(throughput is best at {best.n}), so a lower level is measured")
     elif decision.action == "probe":
         head = (f"limit {decision.limit}: the limit did not bind (at most {top} ran at once), "
                 "so a lower level is measured")

@@ -114,7 +114,7 @@ def test_throughput_falling_at_the_only_two_levels_brings_the_limit_down() -> No
     decision = learn_concurrency(history, current_limit=16)
     # The best level is the lowest measured: the level below it is measured next.
     assert decision.fit is None and decision.action == "probe-below" and decision.limit == 2
-    assert decision.reason.startswith("limit 2: throughput falls above 4 concurrent attempts")
+    assert decision.reason.startswith("limit 2: the peak may lie below the lowest level measured")
 
     levels = np.repeat([2, 4, 16], 50)
     history = attempts(COLLAPSE_ABOVE_4.mean_duration(levels), concurrency=levels)
@@ -169,3 +169,14 @@ def test_with_every_lower_level_measured_the_best_level_is_kept() -> None:
     assert handler.throughput(min(limits[-1], 16)) >= 0.95 * handler.best_throughput(16)
     assert all(handler.throughput(min(limit, 16)) >= 0.95 * handler.best_throughput(16)
                for limit in limits[-3:])
+
+
+def test_a_fitted_peak_far_below_every_level_measured_is_probed_not_taken() -> None:
+    # Three levels whose fit extrapolates to a peak near 1: the level below the
+    # lowest measured is tried first.
+    levels = np.repeat([8, 16, 32], 60)
+    durations = np.where(levels == 8, 0.1, np.where(levels == 16, 0.35, 1.3))
+    decision = learn_concurrency(attempts(durations, concurrency=levels), current_limit=32)
+
+    assert decision.fit is not None and decision.fit.peak < 4
+    assert (decision.action, decision.limit) == ("probe-below", 4)

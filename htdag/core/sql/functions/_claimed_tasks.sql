@@ -1,6 +1,7 @@
 -- Started tasks with their input assembled, in the order of p_task_ids: what a
 -- claim returns (claim_tasks, pushes, and the tasks an exchange took as it
--- created them), with their claim token, or with p_hedges their hedge token. A single step's input is {"run": <run input>, <dep>: <dep
+-- created them), with their claim token, or with p_hedges their hedge token,
+-- and their step's hedge_after (the worker announces a straggler then). A single step's input is {"run": <run input>, <dep>: <dep
 -- output>, ...}; a map task's is its element.
 -- Reads only; every row is reached by its full key.
 -- Planner settings: plan_cache_mode = force_generic_plan plans it once per
@@ -12,7 +13,8 @@
 create or replace function htdag._claimed_tasks(p_task_ids bigint[],
                                                 p_hedges boolean default false)
 returns table (task_id bigint, claim_token uuid, run_id uuid, step_name text, task_index int,
-               handler text, attempt int, timeout double precision, input jsonb)
+               handler text, attempt int, timeout double precision, input jsonb,
+               hedge_after double precision)
 language plpgsql
 set search_path = ''
 set enable_seqscan = off
@@ -34,7 +36,8 @@ begin
                     from htdag.deps d
                     where d.flow_hash = r.flow_hash and d.step_name = c.step_name), '{}'::jsonb)
            else c.input  -- a map task's element, stored as it was created
-           end
+           end,
+           c.hedge_after
     from unnest(p_task_ids) with ordinality as i(task_id, n)
     join htdag.tasks c on c.task_id = i.task_id
     join htdag.runs r on r.run_id = c.run_id

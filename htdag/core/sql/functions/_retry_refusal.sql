@@ -4,7 +4,8 @@
 -- step's fail_fast (it
 -- failed again on every retry before), or its step's retry_budget is spent (of
 -- the handler's last 1,000 attempts, retries are already that share, and at
--- least 10): an outage does not multiply the load by max_attempts.
+-- least 10; retries of fail_fast errors left out): an outage does not multiply
+-- the load by max_attempts.
 -- Reads only.
 create or replace function htdag._retry_refusal(p_task htdag.tasks, p_error text,
                                                p_outcome text)
@@ -31,8 +32,13 @@ begin
     if v_budget is null then
         return null;
     end if;
-    select count(*), count(*) filter (where a.attempt > 1) into v_attempts, v_retries
-    from (select a.attempt from htdag.attempts a where a.handler = p_task.handler
+    -- Retries spent on errors the step now fails fast do not count: they will
+    -- not recur (fingerprints are computed for the retries only).
+    select count(*),
+           count(*) filter (where a.attempt > 1 and (v_fail_fast is null or coalesce(
+               htdag.error_fingerprint(a.error), '') <> all (v_fail_fast)))
+    into v_attempts, v_retries
+    from (select a.attempt, a.error from htdag.attempts a where a.handler = p_task.handler
           order by a.finished_at desc limit 1000) a;
     if v_retries >= 10 and v_retries >= v_budget * v_attempts then
         return format('not retried: the retry budget of handler %s is spent (%s of its last %s '

@@ -18,7 +18,8 @@
 create or replace function htdag.claim_tasks(
     p_worker_id uuid, p_limit int, p_handlers text[], p_lease_seconds double precision)
 returns table (task_id bigint, claim_token uuid, run_id uuid, step_name text, task_index int,
-               handler text, attempt int, timeout double precision, input jsonb)
+               handler text, attempt int, timeout double precision, input jsonb,
+               hedge_after double precision)
 language plpgsql
 set search_path = ''
 set enable_seqscan = off
@@ -36,9 +37,7 @@ begin
     end if;
     v_limited := exists (select 1 from htdag.concurrency_limits);
     if v_limited then
-        select array_agg(l.key) into v_full from htdag.concurrency_limits l
-        where l.max_running <= (select count(*) from htdag.tasks t
-                                where t.concurrency_key = l.key and t.status = 'started');
+        v_full := htdag._keys_at_limit();
     end if;
     select array_agg(p.task_id) into v_ids from (
         select t.task_id from htdag.tasks t

@@ -19,7 +19,8 @@ create or replace function htdag.worker_exchange(
     p_accept_pushes boolean default false, p_pushes_seen bigint default 0,
     p_failed_codes htdag.error_code[] default null)
 returns table (task_id bigint, claim_token uuid, run_id uuid, step_name text, task_index int,
-               handler text, attempt int, timeout double precision, input jsonb)
+               handler text, attempt int, timeout double precision, input jsonb,
+               hedge_after double precision)
 language plpgsql
 set search_path = ''
 as $$
