@@ -12,7 +12,7 @@ PEERS_REQUIREMENTS := benchmarks/peers/requirements.txt
 PEERS_CONSTRAINTS := benchmarks/peers/constraints.txt
 PYTEST_ARGS ?=
 
-.PHONY: venv install demo test bench bench-peers chaos lint clean distclean
+.PHONY: venv install demo test bench bench-peers chaos lint docs clean distclean
 
 venv install: $(STAMP)
 
@@ -47,11 +47,15 @@ chaos: $(STAMP)
 	$(BIN)/python benchmarks/chaos.py --kills 300
 
 lint: $(STAMP)
-	$(BIN)/ruff check htdag tests
+	$(BIN)/ruff check htdag tests benchmarks examples
 	$(BIN)/mypy
 
+# The docs site (mkdocs.yml, docs/), built offline into site/; the tests build it too.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict
+
 clean:
-	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf build dist site *.egg-info .pytest_cache .mypy_cache .ruff_cache
 	find . \( -path ./$(VENV) -o -path ./$(PEERS_VENV) \) -prune -o -name __pycache__ -type d \
 		-prune -exec rm -rf {} +
 

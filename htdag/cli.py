@@ -12,15 +12,27 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
+
+import psycopg
+import psycopg_pool
 
 from .core._loop import run as run_loop
 from .core.definitions import Flow, HandlerFn
 from .core.engine import AsyncEngine
-from .core.errors import HtdagError
+from .core.errors import (
+    DatabaseError,
+    EmbeddedServerError,
+    EventLoopStopped,
+    HtdagError,
+    RunCancelled,
+    RunFailed,
+    WaitTimeout,
+)
 from .core.status import RunStatus
+from .errors import LLMProviderError, SinkError
 
 
 def load_modules(targets: Sequence[str]) -> tuple[dict[str, HandlerFn], Any]:
@@ -83,19 +95,23 @@ async def _worker(args: argparse.Namespace) -> None:
 
 
 async def _demo(args: argparse.Namespace) -> None:
+    from .commands import show_until_done
     from .demo import demo_flow
-    from .progress import ProgressPrinter, follow_run
+    from .progress import fit
+    from .terminal import terminal_columns
 
     started = time.perf_counter()
+    columns = terminal_columns()
     engine = await AsyncEngine.connect(args.url)
-    print(f"database: {_where(engine.url)} (ready in {time.perf_counter() - started:.2f}s)")
+    print(fit(f"database: {_where(engine.url)} "
+              f"(ready in {time.perf_counter() - started:.2f}s)", columns))
     worker = engine.worker([demo_flow], concurrency=args.concurrency)
     worker_task = asyncio.create_task(worker.run())
     try:
         run = await engine.start(demo_flow, {"documents": args.documents})
-        print(f"run {run.run_id}: flow {demo_flow.name!r} over {args.documents} documents")
-        await follow_run(engine, run.run_id, ProgressPrinter())
-        output = await run.wait(timeout=120)
+        print(fit(f"run {run.run_id}: flow {demo_flow.name!r} over {args.documents} documents",
+                  columns))
+        output = await show_until_done(engine, run.run_id, 120, columns)
         print("result:", json.dumps(output, indent=2))
         print(f"done in {time.perf_counter() - started:.2f}s")
     finally:
@@ -104,34 +120,23 @@ async def _demo(args: argparse.Namespace) -> None:
         await engine.close()
 
 
-async def _run_goal(args: argparse.Namespace) -> None:
+async def _run_goal(args: argparse.Namespace) -> int:
+    from .commands import run_goal
     from .decomposers.hybrid import default_decomposer
     from .examples import example_handlers
     from .handlers import default_registry
     from .planner import Planner
-    from .progress import ProgressPrinter, follow_run, run_tree, summarize_output, timeline
+    from .progress import fit
+    from .terminal import terminal_columns
 
     handlers = example_handlers.merged(default_registry)
     if args.modules:
         handlers = handlers.merged(load_handlers(args.modules))
     decomposer = _llm_decomposer(args)
-    started = time.perf_counter()
-    engine = await AsyncEngine.connect(args.url)
-    try:
-        print(f"database: {_where(engine.url)}")
+    async with await AsyncEngine.connect(args.url) as engine:
+        print(fit(f"database: {_where(engine.url)}", terminal_columns()), flush=True)
         planner = Planner(default_decomposer(decomposer), handlers=handlers, engine=engine)
-        result = await planner.acompose(args.goal, wait=False, optimize=args.optimize)
-        await follow_run(engine, result.run_id, ProgressPrinter())
-        try:
-            output = await engine.wait(result.run_id, timeout=args.timeout)
-        finally:
-            if args.timeline:
-                print("\ntimeline:")
-                print(timeline(await run_tree(engine, result.run_id)))
-        print("\nresult:", summarize_output(output))
-        print(f"done in {time.perf_counter() - started:.2f}s (run {result.run_id})")
-    finally:
-        await engine.close()
+        return await run_goal(engine, args, planner)
 
 
 def _llm_decomposer(args: argparse.Namespace) -> Any:
@@ -162,50 +167,21 @@ def _where(url: str) -> str:
     return redact(url)
 
 
-async def _runs(args: argparse.Namespace) -> None:
-    async with await AsyncEngine.connect(args.url) as engine:
-        for run in await engine.list_runs(status=args.status, flow=args.flow, limit=args.limit):
-            print(f"{run.run_id}  {run.status.value:<9}  {run.started_at:%Y-%m-%d %H:%M:%S}  "
-                  f"{run.flow_hash}")
+def _view(name: str) -> Callable[[argparse.Namespace], Coroutine[Any, Any, int]]:
+    """A command of htdag.commands, on an engine connected to ``--url``."""
 
+    async def command(args: argparse.Namespace) -> int:
+        from . import commands
 
-async def _status(args: argparse.Namespace) -> None:
-    from .progress import step_summary
+        async with await AsyncEngine.connect(args.url) as engine:
+            return int(await getattr(commands, name)(engine, args))
 
-    async with await AsyncEngine.connect(args.url) as engine:
-        details = await engine.status(args.run_id)
-        print(step_summary(details))
-        if details.run.error:
-            print("error:", json.dumps(details.run.error))
-        if details.run.output is not None:
-            print("output:", json.dumps(details.run.output))
+    return command
 
 
 async def _cancel(args: argparse.Namespace) -> None:
     async with await AsyncEngine.connect(args.url) as engine:
         print((await engine.cancel(args.run_id)).value)
-
-
-async def _events(args: argparse.Namespace) -> None:
-    from .notifications import aget_recent_events, alisten
-    from .notifications.stream import stable_tail
-
-    async with await AsyncEngine.connect(args.url) as engine:
-        if args.follow:
-            since = args.since
-            if since is None and args.limit:
-                # The tail of the stream in stream order: resuming after its last event
-                # cannot skip one that a slower transaction commits later.
-                recent = await stable_tail(engine, args.run, args.kind, args.limit)
-                for event in recent:
-                    print(event, flush=True)
-                since = recent[-1].id if recent else None
-            async for event in alisten(engine, args.run, args.kind, since):
-                print(event, flush=True)
-        else:
-            for event in await aget_recent_events(engine, args.run, limit=args.limit or 50,
-                                                  since_id=args.since, kinds=args.kind):
-                print(event)
 
 
 def parse_duration(text: str) -> float:
@@ -231,6 +207,18 @@ async def _optimizer(args: argparse.Namespace) -> None:
     from .optimizer.cli import run
 
     await run(args)
+
+
+async def _graph(args: argparse.Namespace) -> None:
+    from .pictures.cli import run_graph
+
+    await run_graph(args)
+
+
+async def _timeline(args: argparse.Namespace) -> None:
+    from .pictures.cli import run_timeline
+
+    await run_timeline(args)
 
 
 def _db(args: argparse.Namespace) -> None:
@@ -278,13 +266,19 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--optimize", choices=["basic", "advanced", "aggressive"],
                    help="apply options the optimizer learned from recorded runs")
 
-    r = sub.add_parser("runs", help="list runs")
+    r = sub.add_parser("runs", help="list runs, newest first: goal or flow, status, "
+                       "started, duration, run id")
     r.add_argument("--status", choices=[s.value for s in RunStatus])
-    r.add_argument("--flow")
-    r.add_argument("--limit", type=int, default=20)
+    r.add_argument("--goal", metavar="TEXT", help="runs whose goal (or flow name) contains TEXT")
+    r.add_argument("--flow", help="runs of the flow with this name")
+    r.add_argument("--limit", type=_positive, default=20)
+    r.add_argument("--all", action="store_true", help="child runs (subgoals) too")
+    r.add_argument("--json", action="store_true", help="one JSON array, for scripts")
 
-    s = sub.add_parser("status", help="show a run's steps and output")
+    s = sub.add_parser("status", help="show a run tree's steps, errors and output "
+                       "(exit code 1 if it failed or was cancelled)")
     s.add_argument("run_id")
+    s.add_argument("--json", action="store_true", help="one JSON object, for scripts")
     c = sub.add_parser("cancel", help="cancel a run and its child runs")
     c.add_argument("run_id")
 
@@ -295,38 +289,79 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a kind (task.failed) or category (task); repeatable")
     e.add_argument("--since", type=int, help="start after this event id (0: from the start)")
     e.add_argument("--limit", type=int, default=20, help="recent events shown first")
+    e.add_argument("--json", action="store_true", help="one JSON object per line, for scripts")
+
+    wk = sub.add_parser("workers", help="list running workers and their heartbeats")
+    wk.add_argument("--all", action="store_true", help="stopped and lost workers too")
+    wk.add_argument("--json", action="store_true", help="one JSON array, for scripts")
 
     p = sub.add_parser("prune-events", help="delete old events")
     p.add_argument("--older-than", type=parse_duration, required=True,
                    help="age: seconds, or 15m, 12h, 7d")
 
     from .optimizer.cli import add_parser as add_optimizer_parser
+    from .pictures.cli import add_parsers as add_picture_parsers
 
     add_optimizer_parser(sub, parse_duration)
+    add_picture_parsers(sub)
 
     db = sub.add_parser("db", help="the embedded PostgreSQL")
     db.add_argument("action", choices=["start", "stop", "status", "url"])
     return parser
 
 
+# Exit codes (README.md's table): what a script can tell apart.
+EXIT_OK, EXIT_RUN_NOT_COMPLETED, EXIT_BAD_INPUT, EXIT_TIMEOUT, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130
+# htdag could not do its part (database, embedded server, model provider): not the input.
+_UNAVAILABLE: tuple[type[BaseException], ...] = (DatabaseError, EmbeddedServerError,
+                                                 EventLoopStopped, LLMProviderError, SinkError)
+
+
+def exit_code(exc: BaseException) -> int:
+    """The one mapping of errors to exit codes."""
+    if isinstance(exc, RunFailed | RunCancelled):
+        return EXIT_RUN_NOT_COMPLETED
+    if isinstance(exc, WaitTimeout):
+        return EXIT_TIMEOUT
+    if isinstance(exc, (*_UNAVAILABLE, psycopg.Error, psycopg_pool.PoolTimeout)):
+        return EXIT_UNAVAILABLE
+    return EXIT_BAD_INPUT  # every other HtdagError, and files that cannot be read or written
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse: 2 for bad arguments, 0 for --help
+        return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    commands = {"worker": _worker, "demo": _demo, "run": _run_goal, "runs": _runs,
-                "status": _status, "cancel": _cancel, "events": _events, "prune-events": _prune,
-                "optimizer": _optimizer}
+    commands: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int | None]]] = {
+        "worker": _worker, "demo": _demo, "run": _run_goal, "runs": _view("runs"),
+        "status": _view("status"), "cancel": _cancel, "events": _view("events"),
+        "workers": _view("workers"), "prune-events": _prune, "optimizer": _optimizer,
+        "graph": _graph, "timeline": _timeline}
     try:
         if args.command == "db":
             _db(args)
-        else:
-            run_loop(commands[args.command](args))
-    except HtdagError as exc:
-        print(f"htdag: {exc}", file=sys.stderr)
-        return 2
+            return EXIT_OK
+        return run_loop(commands[args.command](args)) or EXIT_OK
     except KeyboardInterrupt:
-        return 130
-    return 0
+        print("htdag: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader left (`htdag runs | head -1`): nothing to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except (HtdagError, OSError, psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+        print(f"htdag: {exc}", file=sys.stderr)
+        return exit_code(exc)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
 
 
 if __name__ == "__main__":

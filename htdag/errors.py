@@ -44,10 +44,13 @@ from .graph import (
     UnresolvedReferenceError,
 )
 from .handlers import HandlerRegistrationError
+from .integrations.errors import GraphOutputError, GraphStateNotJSON, LangGraphIntegrationError
 from .notifications.events import UnknownEventKindError
 from .notifications.sinks import SinkError
 from .notifications.stream import UnknownEventError
 from .optimizer.learner_errors import InvalidLearnerSetting, StepCycleError, UnknownStepDependency
+from .pictures.picture import PictureWriteError
+from .pictures.plots import PlotsNeedMatplotlib
 
 __all__ = [
     "HtdagError",
@@ -61,6 +64,8 @@ __all__ = [
     "DecompositionFailed", "GoalTooLong", "EmptyCatalogue", "InvalidGoalError",
     # models (the LLM decomposer)
     "LLMConfigurationError", "UnknownModelError", "LLMProviderError",
+    # integrations (LangGraph)
+    "LangGraphIntegrationError", "GraphStateNotJSON", "GraphOutputError",
     # the optimizer
     "InvalidLearnerSetting", "StepCycleError", "UnknownStepDependency",
     # lookups
@@ -70,4 +75,6 @@ __all__ = [
     "RunFailed", "RunCancelled", "WaitTimeout", "NonRetryableError", "TaskCancelled",
     # infrastructure
     "DatabaseError", "EmbeddedServerError", "EventLoopStopped", "SinkError",
+    # pictures
+    "PictureWriteError", "PlotsNeedMatplotlib",
 ]

@@ -155,6 +155,12 @@ class TaskGraph(BaseModel):
                     f"task {t.id!r}: param {t.map_param!r} is filled by map_over; rename one "
                     "(map_param chooses the name)")
 
+    def _repr_svg_(self) -> str:
+        """The graph as a picture, for Jupyter (htdag.pictures, imported here)."""
+        from .pictures.graphs import graph_svg
+
+        return graph_svg(self)
+
     @classmethod
     def parse(cls, data: str | bytes | Mapping[str, Any]) -> TaskGraph:
         """From JSON text or a dict, with one clear error listing every problem."""

@@ -11,6 +11,12 @@ the assistant's content, a :class:`Reply` can also fail with a status, be cut
 off (``finish_reason="length"``) or wait first. With the script used up, the
 ``fallback`` callable (request JSON -> content) answers, else a 500 says the
 script ran out. Every request is recorded (path, headers, JSON body).
+
+Each POST to ``/v1/embeddings`` answers every input text with
+:meth:`ScriptedOpenAIServer.vector_of` (deterministic, so tests can check
+order); ``embedding_failures`` maps a text to the error statuses its first
+requests get (``{"b": [500]}``: the first request holding "b" fails, the next
+succeeds), whatever order the requests come in.
 """
 
 from __future__ import annotations
@@ -62,6 +68,8 @@ class ScriptedOpenAIServer:
     fallback: Callable[[dict[str, Any]], str] | None = None
     model_name: str = "scripted"
     requests: list[RecordedRequest] = field(default_factory=list)
+    embedding_failures: dict[str, list[int]] = field(default_factory=dict)
+    embedding_dimensions: int = 8
 
     def __post_init__(self) -> None:
         self._queue: deque[str | Reply] = deque(self.script)
@@ -120,6 +128,9 @@ class ScriptedOpenAIServer:
                 with server._lock:
                     server.requests.append(RecordedRequest(
                         self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                if self.path.rstrip("/").endswith("/embeddings"):
+                    self._send(*server._embeddings(body))
+                    return
                 if not self.path.rstrip("/").endswith("/chat/completions"):
                     self._send(404, {"error": {"message": f"no route {self.path}",
                                                "type": "invalid_request_error"}})
@@ -179,6 +190,40 @@ class ScriptedOpenAIServer:
                       "completion_tokens": reply.completion_tokens,
                       "total_tokens": reply.prompt_tokens + reply.completion_tokens},
         }
+
+    # embeddings --------------------------------------------------------------------
+
+    def vector_of(self, text: str) -> list[float]:
+        """The vector this server gives ``text``: a function of the text alone."""
+        import hashlib
+
+        digest = hashlib.sha256(text.encode()).digest()
+        return [round(digest[i] / 255, 4) for i in range(self.embedding_dimensions)]
+
+    def _embeddings(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        raw = body.get("input", [])
+        texts = [raw] if isinstance(raw, str) else [str(t) for t in raw]
+        with self._lock:
+            for text in texts:
+                statuses = self.embedding_failures.get(text)
+                if statuses:
+                    status = statuses.pop(0)
+                    return status, {"error": {"message": f"scripted status {status} for {text!r}",
+                                              "type": "server_error", "code": str(status)}}
+        tokens = sum(len(t.split()) for t in texts)
+        vectors = [self.vector_of(t) for t in texts]
+        if body.get("encoding_format") == "base64":
+            import base64
+            import struct
+
+            data: list[Any] = [base64.b64encode(struct.pack(f"<{len(v)}f", *v)).decode()
+                               for v in vectors]
+        else:
+            data = vectors
+        return 200, {"object": "list", "model": str(body.get("model", self.model_name)),
+                     "data": [{"object": "embedding", "index": i, "embedding": d}
+                              for i, d in enumerate(data)],
+                     "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
 
 
 def free_port() -> int:

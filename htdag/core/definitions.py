@@ -235,6 +235,12 @@ class Flow:
     def __repr__(self) -> str:
         return f"Flow({self.name!r}, steps={list(self._steps)})"
 
+    def _repr_svg_(self) -> str:
+        """The flow as a picture, for Jupyter (htdag.pictures, imported here)."""
+        from ..pictures.graphs import flow_svg
+
+        return flow_svg(self)
+
 
 class _StepSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
