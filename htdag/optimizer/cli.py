@@ -93,8 +93,8 @@ def _is_run_id(text: str) -> bool:
 
 
 async def _is_flow(engine: AsyncEngine, text: str) -> bool:
-    return bool(await engine.store.db.value(
-        "select exists (select 1 from htdag.flows where flow_hash = %s)", (text,)))
+    found = await engine.store.flow_by_name(text)
+    return found is not None and found["flow_hash"] == text
 
 
 async def _stats(engine: AsyncEngine, args: argparse.Namespace) -> None:

@@ -91,7 +91,7 @@ def _evidence_lines(d: Decision) -> list[str]:
 
 async def explain(optimizer: Optimizer, target: Any, engine: AsyncEngine) -> Explanation:
     """See Optimizer.aexplain."""
-    if isinstance(target, TaskGraph) or isinstance(target, Mapping):
+    if isinstance(target, TaskGraph | Mapping):
         graph = target if isinstance(target, TaskGraph) else TaskGraph.parse(target)
         done = await optimizer.aoptimize(graph, engine)
         return Explanation(f"graph {graph.goal or '(no goal)'!r}", done.decisions)
