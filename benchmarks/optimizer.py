@@ -37,8 +37,9 @@ the benchmark knows which calls were meant to hang, fail or be slow. Figures:
   ``RANDOM_DAGS`` seeded random graphs (16 to 28 steps, each depending on 0 to 2
   earlier ones, each with one of four handlers of 10, 30, 60 or 120 ms, times a
   seeded lognormal factor of sigma 0.2); the handlers' history is a run of 60
-  tasks each, and every run adds to it. Per graph one FIFO and one learned run
-  (their order alternating from graph to graph): the mean ratio and the worst.
+  tasks each, and every run adds to it. Per graph ``RANDOM_REPEATS`` FIFO and as
+  many learned runs, alternating (F L L F F L): the ratio of their medians; the
+  mean of the graphs' ratios and the worst.
 * ``concurrency_throughput_ratio``: a handler whose service time is ``20 ms * (1
   + max(0, inflight - 4) ** 2 * 0.1)`` (``inflight``: its calls in flight when
   one starts), tasks of a map step with a concurrency key, a backlog that never
@@ -65,8 +66,8 @@ the benchmark knows which calls were meant to hang, fail or be slow. Figures:
   has ``hedge_after``): ``HEDGE_CALLS`` calls of an idempotent handler (median
   20 ms, 3 % of executions 10 x slower, a second execution of a call drawn
   anew) arriving as runs of a map step of ``HEDGE_BATCH`` calls every
-  ``HEDGE_EVERY`` s, on two in-process workers of 16 slots (a hedge goes to the
-  worker that does not run the task). Without hedging, then with the hedge delay
+  ``HEDGE_EVERY`` s, on two in-process workers of 16 slots (a hedge starts in a
+  free slot of the worker running the task). Without hedging, then with the hedge delay
   the Optimizer (level ``aggressive``, the handler declared idempotent) learned
   from the first pass's attempts (only ``hedge_after`` applied). The ratio is
   the p99 of task latency (completed minus first started) without over with;
@@ -99,7 +100,7 @@ FAN, CHAIN, STEP_SECONDS = 40, 10, 0.05
 PRIORITY_SLOTS = 4
 HISTORY_RUNS = 5
 PRIORITY_ROUNDS = 2  # of F L L F
-RANDOM_DAGS = 20
+RANDOM_DAGS, RANDOM_REPEATS = 20, 3
 RANDOM_HANDLERS = {"bench.work_10ms": 0.01, "bench.work_30ms": 0.03,
                    "bench.work_60ms": 0.06, "bench.work_120ms": 0.12}
 RETRY_CALLS = 300
@@ -218,12 +219,15 @@ async def priorities(engine: AsyncEngine, figure: Figure, note: w.Note) -> None:
     for number in range(RANDOM_DAGS):
         dag = random_dag(number)
         learned = await prioritized(engine, dag, note)
-        if number % 2:
-            best_s, fifo_s = await timed_run(engine, learned, number), await timed_run(
-                engine, dag, number)
-        else:
-            fifo_s, best_s = await timed_run(engine, dag, number), await timed_run(
-                engine, learned, number)
+        fifos, bests = [], []
+        for repeat in range(RANDOM_REPEATS):  # F L, L F, F L ... (median of each)
+            if (number + repeat) % 2:
+                bests.append(await timed_run(engine, learned, number))
+                fifos.append(await timed_run(engine, dag, number))
+            else:
+                fifos.append(await timed_run(engine, dag, number))
+                bests.append(await timed_run(engine, learned, number))
+        fifo_s, best_s = statistics.median(fifos), statistics.median(bests)
         ratios.append(fifo_s / best_s)
         note(f"  random graph {number:2d} ({len(dag.steps)} steps): FIFO {fifo_s:.3f} s, "
              f"learned {best_s:.3f} s, ratio {ratios[-1]:.3f}")

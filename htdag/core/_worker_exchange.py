@@ -12,7 +12,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
@@ -41,7 +41,8 @@ class Running:
     ctx: TaskContext
     job: asyncio.Task[None]
     abandoned: bool = False
-    straggling: asyncio.TimerHandle | None = None  # announces it once hedge_after is past
+    straggling: asyncio.TimerHandle | None = None  # asks for a hedge once hedge_after is past
+    twin: asyncio.Task[None] | None = None  # its hedged execution in another of our slots
 
     def abandon(self) -> None:
         """Cancels the attempt; nothing of it will be reported."""
@@ -49,6 +50,12 @@ class Running:
         self.ctx.cancelled.set()
         self.job.cancel()
         self.stop_timer()
+        self.stop_twin()
+
+    def stop_twin(self) -> None:
+        twin, self.twin = self.twin, None
+        if twin is not None:
+            twin.cancel()
 
     def stop_timer(self) -> None:
         if self.straggling is not None:
@@ -74,7 +81,8 @@ class ExchangeLoop:
         self.subgoals = subgoals  # what plans the subgoals its tasks submit (a Planner)
         self._runner = runner
         self._running: dict[int, Running] = {}
-        self._side_jobs: set[asyncio.Future[Any]] = set()  # announcements of stragglers
+        self._side_jobs: set[asyncio.Future[Any]] = set()  # hedge requests of stragglers
+        self._twins = 0  # slots taken by hedged executions of our own stragglers (Running.twin)
         self._done: list[Completion] = []
         self._failed: list[Failure] = []
         self._waits: list[tuple[int, uuid.UUID, uuid.UUID]] = []
@@ -111,7 +119,7 @@ class ExchangeLoop:
                                                          self.engine.store.release_tasks):
                 continue
             completions = bool(self._done or self._failed)
-            free = self.concurrency - len(self._running)
+            free = self.concurrency - self._busy()
             limit = free if (self._want_claim or completions) and not self._stopping else 0
             if completions or limit > 0:
                 done, failed = self._done, self._failed
@@ -237,7 +245,7 @@ class ExchangeLoop:
         push and an exchange claimed before it was heard can together exceed the
         slots: concurrency is a promise, so the surplus goes back to the queue."""
         for task in tasks:
-            if len(self._running) < self.concurrency:
+            if self._busy() < self.concurrency:
                 self._start(task)
             else:
                 self._give_back.append((task.task_id, task.claim_token))
@@ -255,12 +263,17 @@ class ExchangeLoop:
         if task.hedge_after is not None:
             running.straggling = loop.call_later(task.hedge_after, self._straggling, running)
 
-    def _background(self, call: Awaitable[Any]) -> None:
+    def _busy(self) -> int:
+        """Slots taken: tasks running, and hedged executions of our stragglers."""
+        return len(self._running) + self._twins
+
+    def _background(self, call: Awaitable[T]) -> asyncio.Future[T]:
         """Runs ``call`` beside the loop (a reference is kept until it ends; what it
         raises is logged)."""
         job = asyncio.ensure_future(call)
         self._side_jobs.add(job)
         job.add_done_callback(self._side_job_done)
+        return job
 
     def _side_job_done(self, job: asyncio.Future[Any]) -> None:
         self._side_jobs.discard(job)
@@ -268,31 +281,84 @@ class ExchangeLoop:
             log.warning("worker %s: %s", self.worker_id, job.exception())
 
     def _straggling(self, running: Running) -> None:
-        """A task of a hedged step still runs past hedge_after: idle workers are
-        woken to claim it as a hedge (none polls that often)."""
-        if self._running.get(running.task.task_id) is running:
-            self._background(self._rare_call("announce a straggler",
-                                             self.engine.store.announce_tasks()))
+        """A task of a hedged step still runs past hedge_after: its second execution
+        starts in a free slot of ours at once (no round trip before it, as a client's
+        backup request), else is pushed to an idle worker, else workers are woken to
+        claim it (none polls that often)."""
+        task = running.task
+        if self._running.get(task.task_id) is not running:
+            return
+        if not self._stopping and self._busy() < self.concurrency:
+            running.twin = asyncio.get_running_loop().create_task(self._run_twin(running))
+        else:
+            self._background(self._ask_for_hedge(task, here=False))
+
+    async def _ask_for_hedge(self, task: ClaimedTask, here: bool) -> uuid.UUID | None:
+        """hedge_straggler: the hedge token given, or None (also when the database
+        cannot be reached: the first execution simply goes on alone)."""
+        try:
+            return await self.engine.store.hedge_straggler(task.task_id, task.claim_token, here)
+        except psycopg.Error as exc:
+            log.warning("worker %s: cannot hedge task %s (%s)", self.worker_id, task.task_id, exc)
+            return None
+
+    async def _run_twin(self, r: Running) -> None:
+        """The hedged execution of ``r`` in a slot of ours, started while the
+        database gives it a hedge token and stopped if it refuses (budget spent,
+        hedged elsewhere, finished). The first of the two executions to finish is
+        reported, with its own token; the other is stopped."""
+        task = r.task
+        grant = self._background(self._ask_for_hedge(task, here=True))
+        began = time.monotonic()
+        execution = asyncio.ensure_future(self._runner.outcome(replace(task, hedge_after=None),
+                                                               r.ctx))
+        self._twins += 1
+        try:
+            await asyncio.wait((grant, execution), return_when=asyncio.FIRST_COMPLETED)
+            if grant.done() and grant.result() is None:
+                return  # refused: the first execution goes on alone
+            outcome = await execution
+            token = await asyncio.shield(grant)
+        finally:
+            execution.cancel()
+            self._twins -= 1
+            self._wakeup.set()  # a slot is free
+        if (token is None or not isinstance(outcome, Completion | Failure)
+                or self._running.get(task.task_id) is not r or r.abandoned):
+            return
+        r.twin = None  # the winner: the first execution is stopped, never reported
+        r.abandon()
+        del self._running[task.task_id]
+        self._record(replace(outcome, claim_token=token, run_seconds=time.monotonic() - began))
 
     async def _execute(self, task: ClaimedTask, ctx: TaskContext) -> None:
         """Runs the task in its slot; its outcome waits in a buffer for the next
         exchange, unless the task was abandoned meanwhile."""
         outcome: Outcome = None
+        began = time.monotonic()
         try:
             outcome = await self._runner.outcome(task, ctx)
+            if isinstance(outcome, Completion | Failure):
+                outcome = replace(outcome, run_seconds=time.monotonic() - began)
         finally:
             r = self._running.get(task.task_id)
             if r is not None:
                 r.stop_timer()
             if r is not None and not r.abandoned:
+                r.stop_twin()  # the first execution came first: its hedge is stopped
                 del self._running[task.task_id]
-                if outcome is not None:
-                    if isinstance(outcome, WaitForRun):
-                        self._waits.append((task.task_id, task.claim_token, outcome.run_id))
-                    elif isinstance(outcome, Completion):
-                        self._done.append(outcome)
-                        self.tasks_completed += 1
-                    else:
-                        self._failed.append(outcome)
-                        self.tasks_failed += 1
+                if isinstance(outcome, WaitForRun):
+                    self._waits.append((task.task_id, task.claim_token, outcome.run_id))
+                elif outcome is not None:
+                    self._record(outcome)
                 self._wakeup.set()
+
+    def _record(self, outcome: Completion | Failure) -> None:
+        """Buffers an attempt's outcome for the next exchange."""
+        if isinstance(outcome, Completion):
+            self._done.append(outcome)
+            self.tasks_completed += 1
+        else:
+            self._failed.append(outcome)
+            self.tasks_failed += 1
+        self._wakeup.set()

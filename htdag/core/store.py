@@ -44,6 +44,7 @@ class Completion:
     task_id: int
     claim_token: uuid.UUID
     output_json: str  # already serialized: the worker checks it is JSON and how big
+    run_seconds: float | None = None  # how long the handler ran, as the worker measured
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class Failure:
     # Typed, for what follows the failure: "limit_reached" (a limit stopped the
     # handler) fails the task at once and, in a child run, its parent's task too.
     error_code: str | None = None
+    run_seconds: float | None = None  # how long the handler ran, as the worker measured
 
 
 _EVENT_COLUMNS = (
@@ -88,12 +90,12 @@ def _history_query(tree: bool, after: str | None, stable: bool = False) -> str:
 
 _EXCHANGE = (
     "select * from htdag.worker_exchange(%s, %s, %s, %s::jsonb[], %s, %s, %s, %s, %s, %s, %s,"
-    " %s, %s, %s::htdag.error_code[])"
+    " %s, %s, %s::htdag.error_code[], %s::float8[], %s::float8[])"
 )
 # The usual exchange, without failures: four parameters fewer to adapt per call.
 _EXCHANGE_NO_FAILURES = (
     "select * from htdag.worker_exchange(%s, %s, %s, %s::jsonb[], '{}', '{}', '{}', '{}',"
-    " %s, %s, %s, %s, %s)"
+    " %s, %s, %s, %s, %s, p_done_seconds => %s::float8[])"
 )
 
 
@@ -215,13 +217,15 @@ class Store:
             worker_id, [c.task_id for c in done], [c.claim_token for c in done],
             [c.output_json for c in done])
         claim_part = (claim_limit, handlers, lease_seconds, accept_pushes, pushes_seen)
+        done_seconds = [c.run_seconds for c in done]
         if failed:
             query = _EXCHANGE
             params = (*done_part, [f.task_id for f in failed], [f.claim_token for f in failed],
                       [f.error for f in failed], [f.retryable for f in failed], *claim_part,
-                      [f.error_code for f in failed])
+                      [f.error_code for f in failed], done_seconds,
+                      [f.run_seconds for f in failed])
         else:
-            query, params = _EXCHANGE_NO_FAILURES, (*done_part, *claim_part)
+            query, params = _EXCHANGE_NO_FAILURES, (*done_part, *claim_part, done_seconds)
         async with (self.db.pool.connection() if conn is None
                     else contextlib.nullcontext(conn)) as using:
             cur = await using.execute(query, params)
@@ -233,16 +237,17 @@ class Store:
 
     async def complete_tasks(self, done: Sequence[Completion]) -> list[int]:
         return list(await self._value(
-            "select done from htdag.complete_tasks(%s, %s, %s::jsonb[])",
+            "select done from htdag.complete_tasks(%s, %s, %s::jsonb[],"
+            " p_run_seconds => %s::float8[])",
             ([c.task_id for c in done], [c.claim_token for c in done],
-             [c.output_json for c in done])))
+             [c.output_json for c in done], [c.run_seconds for c in done])))
 
     async def fail_tasks(self, failed: Sequence[Failure]) -> list[int]:
         return list(await self._value(
-            "select htdag.fail_tasks(%s, %s, %s, %s, %s::htdag.error_code[])",
+            "select htdag.fail_tasks(%s, %s, %s, %s, %s::htdag.error_code[], %s::float8[])",
             ([f.task_id for f in failed], [f.claim_token for f in failed],
              [f.error for f in failed], [f.retryable for f in failed],
-             [f.error_code for f in failed])))
+             [f.error_code for f in failed], [f.run_seconds for f in failed])))
 
     async def extend_leases(self, worker_id: uuid.UUID, held: Sequence[tuple[int, uuid.UUID]],
                             lease_seconds: float) -> set[int]:
@@ -337,9 +342,15 @@ class Store:
         return int(await self._value("select htdag.prune_events(make_interval(secs => %s))",
                                      (older_than_seconds,)))
 
-    async def announce_tasks(self) -> None:
-        """Wakes every worker to claim (a straggler may be hedged now)."""
-        await self._value("select pg_notify('htdag_tasks', '')")
+    async def hedge_straggler(self, task_id: int, claim_token: uuid.UUID,
+                              here: bool = False) -> uuid.UUID | None:
+        """Asks for a second execution of a task still running past its step's
+        hedge_after: on the asking worker itself (``here``), else pushed to an
+        idle worker, else every worker is woken to claim it. Returns the hedge
+        token given (None when refused, or left to a claim)."""
+        token: uuid.UUID | None = await self._value(
+            "select htdag.hedge_straggler(%s, %s, %s)", (task_id, claim_token, here))
+        return token
 
     async def prune_attempts(self, older_than_seconds: float | None) -> int:
         return int(await self._value(

@@ -1,11 +1,14 @@
 """Learned hedge delays: when a task has run longer than most, start a second attempt.
 
-The delay is a high quantile of the handler's successful durations (p95 by
-default), as in Finagle's backup requests: a task still running past it is
+The delay is a high quantile of the handler's successful run times (p95 by
+default), as in Finagle's backup requests. A run time is how long the handler
+ran as its worker measured, the clock the worker's hedge timer counts on
+(a duration from claim to report would add the claim's and the report's
+overhead to the delay). a task still running past it is
 probably a straggler, and a second attempt on another slot usually ends sooner;
 the first result wins. About ``1 - quantile`` of the tasks get hedged, so the
 quantile is raised when needed to keep that share within the extra-attempt budget.
-The effect is simulated on the history itself: each recorded duration ``d`` past
+The effect is simulated on the history itself: each recorded run time ``d`` past
 the delay becomes ``min(d, delay + d')`` with ``d'`` drawn from the history, and
 the decision declines when that would not lower the p99."""
 
@@ -32,11 +35,11 @@ class HedgeDecision:
     """A hedge delay and the evidence behind it.
 
     ``delay``: start a second attempt of a task still running after this many
-    seconds (``None`` when not applied). ``quantile`` is the quantile of
-    successful durations used, with its confidence interval; ``hedged_share`` the
+    seconds of its handler's run (``None`` when not applied). ``quantile`` is
+    the quantile of successful run times used, with its confidence interval; ``hedged_share`` the
     share of recorded tasks that would have been hedged (the extra attempts, at
     most ``budget_ratio``); ``p99_without``/``p99_with`` the p99 of the recorded
-    durations as they were and as the simulation of hedging makes them."""
+    run times as they were and as the simulation of hedging makes them."""
 
     applied: bool
     reason: str
@@ -53,7 +56,7 @@ def learn_hedge_delay(attempts: Attempts, *, quantile: float = 0.95, min_samples
                       budget_ratio: float = 0.05) -> HedgeDecision:
     """The hedge delay for the handler whose ``attempts`` are given.
 
-    The ``quantile`` of successful durations, raised to ``1 - budget_ratio`` when
+    The ``quantile`` of successful run times, raised to ``1 - budget_ratio`` when
     it would hedge more than the budget allows."""
     import numpy as np
 
@@ -61,7 +64,7 @@ def learn_hedge_delay(attempts: Attempts, *, quantile: float = 0.95, min_samples
         raise InvalidLearnerSetting(
             f"quantile {quantile}, budget_ratio {budget_ratio}: give both in (0, 1), "
             "e.g. 0.95 and 0.05")
-    ok = attempts.ok_durations()
+    ok = attempts.ok_run_seconds()
     n = len(ok)
     needed = max(min_samples, 1)
     if n < needed:

@@ -23,7 +23,8 @@ async def read_attempts(engine: AsyncEngine, *, handler: str | None = None,
     rows = await engine.store.attempt_metrics(handler, key, since, limit)
     return Attempts.from_rows([
         (r["task_id"], r["attempt"], r["outcome_class"], r["duration"], r["queue_wait"],
-         r["started_at"].timestamp(), r["concurrency"], r["fingerprint"], r["step_name"])
+         r["started_at"].timestamp(), r["concurrency"], r["fingerprint"], r["step_name"],
+         r["run_seconds"])
         for r in rows])
 
 

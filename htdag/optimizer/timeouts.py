@@ -1,4 +1,7 @@
-"""Learned timeouts: a margin over a high quantile of a handler's successful durations.
+"""Learned timeouts: a margin over a high quantile of a handler's successful run times.
+
+A run time is how long the handler ran as its worker measured: the clock a
+step's timeout counts on (recorded attempts without one use their duration).
 
 With many samples the margin sits on p99.9 (1.5 x); with fewer on p99 (3 x), whose
 estimate is steadier, so the wider margin pays for the shorter history. Below a
@@ -76,7 +79,7 @@ def learn_timeout(attempts: Attempts, *, static: float | None, min_samples: int 
 
     if not 0 < floor <= cap:
         raise InvalidLearnerSetting(f"timeout floor {floor} and cap {cap}: give 0 < floor <= cap")
-    ok = attempts.ok_durations()
+    ok = attempts.ok_run_seconds()  # the clock the timeout counts on
     n = len(ok)
     hung = attempts.duration[attempts.outcome == OutcomeClass.TIMEOUT.value]
     static_wait = float(hung.sum()) if len(hung) else None
@@ -110,7 +113,7 @@ def learn_timeout(attempts: Attempts, *, static: float | None, min_samples: int 
 
 
 def _false_timeout_rate(ok: npt.NDArray[np.float64], timeout: float | None) -> float | None:
-    """The share of successful durations longer than ``timeout``."""
+    """The share of successful run times longer than ``timeout``."""
     if timeout is None or len(ok) == 0:
         return None
     return float((ok > timeout).mean())

@@ -14,9 +14,11 @@ def attempts(duration: Sequence[float] | np.ndarray, *,
              task_id: Sequence[int] | np.ndarray | None = None,
              attempt: Sequence[int] | np.ndarray | None = None,
              concurrency: Sequence[int] | np.ndarray | None = None,
-             fingerprint: Sequence[str] | np.ndarray | None = None) -> Attempts:
+             fingerprint: Sequence[str] | np.ndarray | None = None,
+             run_seconds: Sequence[float] | np.ndarray | None = None) -> Attempts:
     """Attempts with the given columns; the rest: one task each, first attempts,
-    all ``ok``, concurrency 1, no fingerprint, started one second apart."""
+    all ``ok``, concurrency 1, no fingerprint, no run time recorded, started one
+    second apart."""
     n = len(duration)
     return Attempts(
         task_id=np.asarray(np.arange(n) if task_id is None else task_id, dtype=np.int64),
@@ -28,4 +30,6 @@ def attempts(duration: Sequence[float] | np.ndarray, *,
         concurrency=np.asarray(np.ones(n) if concurrency is None else concurrency,
                                dtype=np.int64),
         fingerprint=np.asarray([""] * n if fingerprint is None else fingerprint, dtype=str),
+        run_seconds=np.full(n, np.nan) if run_seconds is None else np.asarray(
+            run_seconds, dtype=np.float64),
     )

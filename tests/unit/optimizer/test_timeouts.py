@@ -1,4 +1,4 @@
-"""The timeout learner: a margin over p99 or p99.9 of successful durations, clamped,
+"""The timeout learner: a margin over p99 or p99.9 of successful run times, clamped,
 never below the minimum sample count, with false timeouts under 0.1 %."""
 
 from __future__ import annotations
@@ -58,6 +58,14 @@ def test_three_times_p99_below_a_thousand_samples_and_1_5_times_p999_from_there(
     assert few.p999 is None and many.p999 == pytest.approx(np.quantile(durations, 0.999))
     assert few.reason.startswith("3 x p99 of 999 successful attempts (p99 ")
     assert many.reason.startswith("1.5 x p99.9 of 1000 successful attempts (p99.9 ")
+
+
+def test_the_margin_sits_on_the_handlers_run_times_where_recorded() -> None:
+    """A step's timeout counts the handler's run, not the claim and report around it."""
+    rng = np.random.default_rng(7)
+    run = lognormal(rng, 500)
+    decision = learn_timeout(attempts(run + 0.5, run_seconds=run), static=None)
+    assert decision.value == pytest.approx(3 * np.quantile(run, 0.99))
 
 
 def test_the_value_is_clamped_to_the_floor_and_the_cap() -> None:

@@ -3,9 +3,9 @@
 -- their start, run by another worker and not hedged yet, oldest first, get a
 -- second execution for p_worker_id: a hedge token, the worker and its start.
 -- The lease stays the task's (either worker's heartbeat extends it). A budget
--- caps extra load per handler: hedged tasks among its last 1,000 attempts plus
--- those hedged now stay under 5 % of those attempts. Returns the ids hedged,
--- oldest first.
+-- caps extra load per handler (_hedge_room). Returns the ids hedged, oldest
+-- first. (A straggler's worker first offers it to an idle worker:
+-- hedge_straggler; this claim takes those no idle worker could.)
 -- Locks: the candidate tasks (skip locked), in start order.
 create or replace function htdag._claim_hedges(
     p_worker_id uuid, p_limit int, p_handlers text[])
@@ -30,14 +30,8 @@ begin
         for update skip locked
     loop
         if not v_left ? v_task.handler then
-            select floor(0.05 * count(*)) - count(a.hedge) - (
-                       select count(*) from htdag.tasks h
-                       where h.handler = v_task.handler and h.hedge_token is not null
-                         and h.status = 'started')
-            into v_room
-            from (select a.hedge from htdag.attempts a where a.handler = v_task.handler
-                  order by a.finished_at desc limit 1000) a;
-            v_left := v_left || jsonb_build_object(v_task.handler, v_room);
+            v_left := v_left || jsonb_build_object(v_task.handler,
+                                                   htdag._hedge_room(v_task.handler));
         end if;
         v_room := (v_left ->> v_task.handler)::int;
         continue when v_room <= 0;

@@ -1,8 +1,9 @@
 -- Started tasks with their input assembled, in the order of p_task_ids: what a
 -- claim returns (claim_tasks, pushes, and the tasks an exchange took as it
--- created them), with their claim token, or with p_hedges their hedge token,
--- and their step's hedge_after (the worker announces a straggler then). A single step's input is {"run": <run input>, <dep>: <dep
--- output>, ...}; a map task's is its element.
+-- created them), with their claim token and their step's hedge_after (when the
+-- worker asks for a hedge), or with p_hedges their hedge token (and no
+-- hedge_after: a hedge is not hedged). A single step's input is
+-- {"run": <run input>, <dep>: <dep output>, ...}; a map task's is its element.
 -- Reads only; every row is reached by its full key.
 -- Planner settings: plan_cache_mode = force_generic_plan plans it once per
 -- session (without it a chain step's server work is about 1.4 times as much:
@@ -25,7 +26,8 @@ begin
     -- Every row below is reached by its full key, per task (the step, and each
     -- dependency's step state): never by reading all steps of the flow or of the
     -- run, which the planner would choose from statistics of small flows.
-    select c.task_id, case when p_hedges then c.hedge_token else c.claim_token end, c.run_id, c.step_name, c.task_index, c.handler,
+    select c.task_id, case when p_hedges then c.hedge_token else c.claim_token end,
+           c.run_id, c.step_name, c.task_index, c.handler,
            c.attempts_count, c.timeout,
            case when s.kind = 'single' then
                jsonb_build_object('run', r.input) || coalesce(
@@ -37,7 +39,7 @@ begin
                     where d.flow_hash = r.flow_hash and d.step_name = c.step_name), '{}'::jsonb)
            else c.input  -- a map task's element, stored as it was created
            end,
-           c.hedge_after
+           case when p_hedges then null else c.hedge_after end
     from unnest(p_task_ids) with ordinality as i(task_id, n)
     join htdag.tasks c on c.task_id = i.task_id
     join htdag.runs r on r.run_id = c.run_id

@@ -5,12 +5,14 @@
 -- (and announced: NOTIFY htdag_tasks, to every worker), else the
 -- task, its step and its run fail (with p_error_code). p_token: the reporting
 -- execution's (a hedged task's attempt records whether its hedge came first;
--- requeued, it is no longer hedged). Returns whether the failure was recorded: a
+-- requeued, it is no longer hedged); p_run_seconds: how long its handler ran,
+-- as the worker measured (null when unknown). Returns whether the failure was recorded: a
 -- task no longer started or waiting (cancelled by an earlier failure of the same
 -- batch that ended its run) is left alone.
 create or replace function htdag._fail_task(
     p_task_id bigint, p_error text, p_retryable boolean, p_outcome text,
-    p_error_code htdag.error_code default null, p_token uuid default null)
+    p_error_code htdag.error_code default null, p_token uuid default null,
+    p_run_seconds double precision default null)
 returns boolean
 language plpgsql
 set search_path = ''
@@ -26,14 +28,16 @@ begin
         return false;
     end if;
     insert into htdag.attempts (task_id, attempt, run_id, step_name, handler, worker_id, outcome,
-                                queued_at, started_at, error, concurrency_key, hedge)
+                                queued_at, started_at, error, concurrency_key, hedge,
+                                run_seconds)
     values (v_task.task_id, v_task.attempts_count, v_task.run_id, v_task.step_name,
             v_task.handler,
             case when v_task.hedge_token = p_token then v_task.hedge_worker_id
                  else v_task.worker_id end,
             p_outcome, v_task.queued_at, v_task.started_at, p_error, v_task.concurrency_key,
             case when v_task.hedge_token is null then null
-                 when v_task.hedge_token = p_token then 'won' else 'lost' end)
+                 when v_task.hedge_token = p_token then 'won' else 'lost' end,
+            p_run_seconds)
     on conflict do nothing;
 
     if p_retryable and v_task.attempts_count < v_task.max_attempts and p_outcome <> 'lost' then

@@ -1,7 +1,9 @@
 -- The recorded attempts of one handler (p_key null) or of one concurrency key,
 -- finished since p_since, at most the latest p_limit, oldest first: what the
 -- optimizer learns from. Per attempt: its outcome class (ok, error, timeout,
--- lost, cancelled), duration and queue wait in seconds, the error's
+-- lost, cancelled), duration (from its claim to its report) and queue wait in
+-- seconds, how long its handler ran (run_seconds, as its worker measured; null
+-- when not reported), the error's
 -- fingerprint, and how many attempts of the same handler (or key) were
 -- running when it started, itself included (from the recorded intervals: an
 -- attempt that finishes as another starts no longer counts).
@@ -13,7 +15,7 @@ returns table (task_id bigint, attempt int, flow_hash text, step_name text, hand
                concurrency_key text, worker_id uuid, outcome_class text,
                duration double precision, queue_wait double precision,
                started_at timestamptz, finished_at timestamptz, fingerprint text,
-               concurrency int)
+               concurrency int, run_seconds double precision)
 language plpgsql
 stable
 set search_path = ''
@@ -49,7 +51,7 @@ begin
            case when p.outcome = 'completed' then null
                 when p.outcome = 'timed_out' then 'timeout'
                 else htdag.error_fingerprint(p.error) end,
-           greatest(n.n, 1)
+           greatest(n.n, 1), p.run_seconds
     from picked p
     join running n on n.task_id = p.task_id and n.attempt = p.attempt
     left join htdag.runs r on r.run_id = p.run_id

@@ -4,6 +4,7 @@
 -- tasks down (_count_down_steps), which starts what follows a completed step,
 -- creating its tasks started for p_offer's worker while they fit. Returns the
 -- ids of the tasks recorded (done) and what was made ready (made).
+-- p_run_seconds: how long each handler ran, as its worker measured (or null).
 -- A hedged task completes with either execution's token: the first wins, its
 -- attempt records which (hedge), and the other execution is told to stop.
 -- Planner settings, also for the functions it calls: plan_cache_mode =
@@ -17,7 +18,7 @@
 -- step states in (run_id, step_name) order, then runs.
 create or replace function htdag.complete_tasks(
     p_task_ids bigint[], p_tokens uuid[], p_outputs jsonb[],
-    p_offer htdag.task_offer default null,
+    p_offer htdag.task_offer default null, p_run_seconds double precision[] default null,
     out done bigint[], out made htdag.made_ready)
 language plpgsql
 set search_path = ''
@@ -41,20 +42,23 @@ begin
         update htdag.tasks t
         set status = 'completed', completed_at = now(), output = b.output,
             claim_token = null, lease_expires_at = null
-        from unnest(p_task_ids, p_tokens, p_outputs) as b(task_id, token, output)
+        from unnest(p_task_ids, p_tokens, p_outputs, p_run_seconds)
+            as b(task_id, token, output, run_seconds)
         where t.task_id = b.task_id
           and (t.claim_token = b.token or t.hedge_token = b.token)
           and t.status in ('started', 'waiting')
         -- hedge_token stays: it tells which execution came first
-        returning t.*, b.token as by_token
+        returning t.*, b.token as by_token, b.run_seconds
     ), recorded as (
         insert into htdag.attempts (task_id, attempt, run_id, step_name, handler, worker_id,
-                                    outcome, queued_at, started_at, concurrency_key, hedge)
+                                    outcome, queued_at, started_at, concurrency_key, hedge,
+                                    run_seconds)
         select task_id, attempts_count, run_id, step_name, handler,
                case when hedge_token = by_token then hedge_worker_id else worker_id end,
                'completed', queued_at, started_at, concurrency_key,
                case when hedge_token is null then null
-                    when hedge_token = by_token then 'won' else 'lost' end
+                    when hedge_token = by_token then 'won' else 'lost' end,
+               run_seconds
         from completed
         returning task_id
     ), finished as (

@@ -1,5 +1,6 @@
 -- Tasks pushed to a worker that it does not know of (its LISTEN connection was
--- down when they came) go back to the queue; the attempt does not count.
+-- down when they came) go back to the queue; the attempt does not count. A
+-- hedged execution pushed to it and unheard is dropped: the first one goes on.
 -- p_pushes_seen: how many pushed tasks the worker has heard of, all told (what
 -- was pushed beyond that is released now, so it is no longer owed).
 -- Locks the worker's row, then its tasks in task_id order.
@@ -34,6 +35,11 @@ begin
         returning t.task_id
     )
     select coalesce(array_agg(task_id), '{}') into v_released from released;
+    -- hedged executions pushed to it (hedge_straggler) unheard: the first goes on
+    update htdag.tasks t
+    set hedge_token = null, hedge_worker_id = null, hedge_started_at = null
+    where t.hedge_worker_id = p_worker_id and t.hedge_token is not null
+      and t.status = 'started' and t.task_id <> all (p_known);
     if cardinality(v_released) > 0 then
         perform pg_notify('htdag_tasks', '');
     end if;

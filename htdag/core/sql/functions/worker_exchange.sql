@@ -7,7 +7,8 @@
 -- have left some: the claim came back full, or a task's handler is not one of
 -- this worker's. The announcement names this worker, which ignores it. With
 -- p_accept_pushes, records the worker's idle slots (what its claim left free)
--- for the pushes of runs' starts.
+-- for the pushes of runs' starts. p_done_seconds and p_failed_seconds: how
+-- long each handler ran, as the worker measured (recorded with its attempt).
 -- Lock order (every transition): the worker's row, task rows in task_id order,
 -- step states in (run_id, step_name) order, then runs.
 create or replace function htdag.worker_exchange(
@@ -17,7 +18,9 @@ create or replace function htdag.worker_exchange(
     p_failed_retryable boolean[],
     p_claim_limit int, p_handlers text[], p_lease_seconds double precision,
     p_accept_pushes boolean default false, p_pushes_seen bigint default 0,
-    p_failed_codes htdag.error_code[] default null)
+    p_failed_codes htdag.error_code[] default null,
+    p_done_seconds double precision[] default null,
+    p_failed_seconds double precision[] default null)
 returns table (task_id bigint, claim_token uuid, run_id uuid, step_name text, task_index int,
                handler text, attempt int, timeout double precision, input jsonb,
                hedge_after double precision)
@@ -36,8 +39,7 @@ begin
     if p_accept_pushes then
         -- No push while this runs; pushes it had not heard of take slots it offered.
         select w.tasks_pushed - p_pushes_seen, w.idle_slots into v_unheard, v_was_idle
-        from htdag.workers w
-        where w.worker_id = p_worker_id
+        from htdag.workers w where w.worker_id = p_worker_id
         for update;
         v_limit := greatest(p_claim_limit - greatest(coalesce(v_unheard, 0), 0), 0);
     end if;
@@ -55,13 +57,14 @@ begin
     end if;
     if cardinality(p_done_ids) > 0 then
         select (c.made).* into v_made
-        from htdag.complete_tasks(p_done_ids, p_done_tokens, p_done_outputs,
-                                  case when v_limit > 0 then row(p_worker_id, v_limit,
-                                      p_lease_seconds, p_handlers)::htdag.task_offer end) c;
+        from htdag.complete_tasks(
+            p_done_ids, p_done_tokens, p_done_outputs, case when v_limit > 0 then row(
+                p_worker_id, v_limit, p_lease_seconds, p_handlers)::htdag.task_offer end,
+            p_done_seconds) c;
     end if;
     if cardinality(p_failed_ids) > 0 then
         perform htdag.fail_tasks(p_failed_ids, p_failed_tokens, p_failed_errors,
-                                 p_failed_retryable, p_failed_codes);
+                                 p_failed_retryable, p_failed_codes, p_failed_seconds);
     end if;
     v_claimed := cardinality(v_made.taken);
     if v_claimed > 0 then

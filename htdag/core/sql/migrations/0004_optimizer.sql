@@ -4,14 +4,17 @@
 -- fingerprints that fail at once and a retry budget, and a key's limit is
 -- enforced by the claim across every worker. A step's hedge_after lets a
 -- task still running after that many seconds get a second, hedged execution
--- on another worker: the first outcome wins.
+-- on another worker: the first outcome wins. An attempt records how long its
+-- handler ran, as its worker measured (run_seconds: without the claim and the
+-- report around it, the clock a step's timeout and hedge_after count on).
 alter type htdag.error_code add value if not exists 'timed_out';
 alter table htdag.attempts drop constraint attempts_outcome_check;
 update htdag.attempts set outcome = 'lost' where outcome = 'timed_out';
 alter table htdag.attempts add constraint attempts_outcome_check
     check (outcome in ('completed', 'failed', 'timed_out', 'lost', 'released', 'cancelled'));
 alter table htdag.attempts add column concurrency_key text,
-    add column hedge text check (hedge in ('won', 'lost'));
+    add column hedge text check (hedge in ('won', 'lost')),
+    add column run_seconds double precision check (run_seconds >= 0);
 alter table htdag.steps add column concurrency_key text,
     add column fail_fast text[],
     add column retry_budget double precision check (retry_budget > 0 and retry_budget <= 1),

@@ -111,6 +111,9 @@ create table htdag.attempts (
     -- A hedged attempt: won when the hedged execution's outcome came first,
     -- lost when the first execution's did (worker_id is the one that came first).
     hedge text check (hedge in ('won', 'lost')),
+    -- How long the handler ran, as its worker measured: without the claim and
+    -- the report around it (null when not reported, as for a lost lease).
+    run_seconds double precision check (run_seconds >= 0),
     primary key (task_id, attempt)
 );
 

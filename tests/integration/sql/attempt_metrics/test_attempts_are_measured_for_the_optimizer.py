@@ -4,7 +4,7 @@ handler_stats sums them up per handler; prune_attempts keeps what is recent."""
 
 from __future__ import annotations
 
-from htdag.core.store import Store
+from htdag.core.store import Completion, Failure, Store
 
 from ..._support import WORKER_B, Db, claim, complete, fail, flow_of, start
 
@@ -73,3 +73,35 @@ async def test_prune_attempts_deletes_only_old_ones(store: Store, db: Db) -> Non
     assert await store.prune_attempts(None) == 1  # the 30-day retention setting
     assert await store.prune_attempts(3600.0) == 0
     assert await store.prune_attempts(0.0) == 2
+
+
+async def test_each_attempt_keeps_how_long_its_handler_ran(store: Store) -> None:
+    """A worker reports its handler's run time with each outcome, by the exchange or
+    alone; an attempt reported without one has none (NULL)."""
+    await start(store, flow_of("f", MAP), list(range(5)))
+    tasks = await claim(store)
+    await store.exchange(WORKER_B, [Completion(tasks[0].task_id, tasks[0].claim_token, "0",
+                                               run_seconds=0.25)], [], 0, None, 30.0)
+    await store.exchange(WORKER_B, [Completion(tasks[1].task_id, tasks[1].claim_token, "1",
+                                               run_seconds=0.5)],
+                         [Failure(tasks[2].task_id, tasks[2].claim_token, "boom", True,
+                                  run_seconds=0.75)], 0, None, 30.0)
+    await store.complete_tasks([Completion(tasks[3].task_id, tasks[3].claim_token, "3",
+                                           run_seconds=1.5)])
+    await complete(store, tasks[4], 4)
+
+    rows = await store.attempt_metrics("h.m", None, None, 100)
+
+    run = {r["task_id"]: r["run_seconds"] for r in rows}
+    assert [run[t.task_id] for t in tasks] == [0.25, 0.5, 0.75, 1.5, None]
+
+
+async def test_a_failure_reported_alone_keeps_its_run_time(store: Store) -> None:
+    await start(store, flow_of("f", MAP), [0])
+    [task] = await claim(store)
+    await store.fail_tasks([Failure(task.task_id, task.claim_token, "boom", True,
+                                    run_seconds=2.0)])
+
+    [row] = await store.attempt_metrics("h.m", None, None, 100)
+
+    assert (row["outcome_class"], row["run_seconds"]) == ("error", 2.0)
