@@ -53,6 +53,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import inspect
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -350,18 +351,12 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
         mailbox = Mailbox(engine.url)
         await mailbox.create()
         flow = build_flow(demo_agents(), mailbox)
-        worker = engine.worker([flow], concurrency=4)
-        job = asyncio.create_task(worker.run())
-        try:
-            import uuid
-
-            first = {"id": f"demo-{uuid.uuid4().hex[:8]}", "sender": "user",
-                     "recipient": "planner", "kind": "task", "body": {"goal": args.goal}}
-            run = await engine.start(flow, [first])
-            return dict(await run.wait(timeout=120))
-        finally:
-            worker.stop()
-            await job
+        # A worker in this process until the engine closes.
+        engine.start_local_worker(flow.name, engine.worker([flow], concurrency=4))
+        first = {"id": f"demo-{uuid.uuid4().hex[:8]}", "sender": "user",
+                 "recipient": "planner", "kind": "task", "body": {"goal": args.goal}}
+        run = await engine.start(flow, [first])
+        return dict(await run.wait(timeout=120))
 
 
 if __name__ == "__main__":

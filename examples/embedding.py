@@ -168,14 +168,10 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
         mock_response=None if args.api_base else [0.5, 0.25, 0.125, 0.0625])
     flow = build_flow(settings)
     async with await htdag.aconnect() as engine:
-        worker = engine.worker([flow], concurrency=8)
-        job = asyncio.create_task(worker.run())
-        try:
-            run = await engine.start(flow, args.texts)
-            return dict(await run.wait(timeout=300))
-        finally:
-            worker.stop()
-            await job
+        # A worker in this process until the engine closes.
+        engine.start_local_worker(flow.name, engine.worker([flow], concurrency=8))
+        run = await engine.start(flow, args.texts)
+        return dict(await run.wait(timeout=300))
 
 
 if __name__ == "__main__":

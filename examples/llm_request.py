@@ -253,15 +253,10 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
         sink = ResultTable(engine.url)
         await sink.create()
         flow = build_flow(settings, sink)
-        worker = engine.worker([flow], concurrency=4)
-        job = asyncio.create_task(worker.run())
-        try:
-            run = await engine.start(flow, {"prompt": args.prompt,
-                                            "complexity": args.complexity})
-            return dict(await run.wait(timeout=300))
-        finally:
-            worker.stop()
-            await job
+        # A worker in this process until the engine closes.
+        engine.start_local_worker(flow.name, engine.worker([flow], concurrency=4))
+        run = await engine.start(flow, {"prompt": args.prompt, "complexity": args.complexity})
+        return dict(await run.wait(timeout=300))
 
 
 if __name__ == "__main__":

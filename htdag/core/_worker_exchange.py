@@ -309,7 +309,6 @@ class ExchangeLoop:
         reported, with its own token; the other is stopped."""
         task = r.task
         grant = self._background(self._ask_for_hedge(task, here=True))
-        began = time.monotonic()
         execution = asyncio.ensure_future(self._runner.outcome(replace(task, hedge_after=None),
                                                                r.ctx))
         self._twins += 1
@@ -329,17 +328,14 @@ class ExchangeLoop:
         r.twin = None  # the winner: the first execution is stopped, never reported
         r.abandon()
         del self._running[task.task_id]
-        self._record(replace(outcome, claim_token=token, run_seconds=time.monotonic() - began))
+        self._record(replace(outcome, claim_token=token))
 
     async def _execute(self, task: ClaimedTask, ctx: TaskContext) -> None:
         """Runs the task in its slot; its outcome waits in a buffer for the next
         exchange, unless the task was abandoned meanwhile."""
         outcome: Outcome = None
-        began = time.monotonic()
         try:
             outcome = await self._runner.outcome(task, ctx)
-            if isinstance(outcome, Completion | Failure):
-                outcome = replace(outcome, run_seconds=time.monotonic() - began)
         finally:
             r = self._running.get(task.task_id)
             if r is not None:

@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import time
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from ._json import has_nul, nul_path
@@ -61,7 +63,15 @@ class TaskRunner:
 
     async def outcome(self, task: ClaimedTask, ctx: TaskContext) -> Outcome:
         """Runs one attempt of ``task``. Whatever the handler raises is its
-        failure, never the worker's: this returns for every exception."""
+        failure, never the worker's: this returns for every exception. A
+        completion or failure carries how long the handler ran (run_seconds)."""
+        began = time.monotonic()
+        outcome = await self._outcome(task, ctx)
+        if isinstance(outcome, Completion | Failure):
+            return replace(outcome, run_seconds=time.monotonic() - began)
+        return outcome
+
+    async def _outcome(self, task: ClaimedTask, ctx: TaskContext) -> Outcome:
         try:
             result = await self._call(task, ctx)
             return result if isinstance(result, WaitForRun) else self._completion(task, result)

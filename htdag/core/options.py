@@ -55,8 +55,8 @@ class StepOptions(BaseModel):
         description="at most this share of the handler's last 1,000 attempts may be retries")
     hedge_after: float | None = Field(
         default=None, gt=0, le=MAX_SECONDS,
-        description="seconds after which a still running task may get a second execution on "
-                    "another worker, the first outcome winning: for idempotent handlers only")
+        description="seconds after which a still running task may get a second execution in "
+                    "another slot, the first outcome winning: for idempotent handlers only")
 
     def __init__(self, **options: Any) -> None:
         try:

@@ -4,7 +4,7 @@
 -- fingerprints that fail at once and a retry budget, and a key's limit is
 -- enforced by the claim across every worker. A step's hedge_after lets a
 -- task still running after that many seconds get a second, hedged execution
--- on another worker: the first outcome wins. An attempt records how long its
+-- in another slot: the first outcome wins. An attempt records how long its
 -- handler ran, as its worker measured (run_seconds: without the claim and the
 -- report around it, the clock a step's timeout and hedge_after count on).
 alter type htdag.error_code add value if not exists 'timed_out';

@@ -29,7 +29,8 @@ create table htdag.steps (
     -- At most this share of the handler's recent attempts may be retries.
     retry_budget double precision check (retry_budget > 0 and retry_budget <= 1),
     -- A task still running after this many seconds may get a second, hedged
-    -- execution on another worker (claim_tasks); the first outcome wins.
+    -- execution in another slot (hedge_straggler, claim_tasks); the first
+    -- outcome wins.
     hedge_after double precision check (hedge_after > 0),
     primary key (flow_hash, step_name),
     unique (flow_hash, step_index),
